@@ -1,0 +1,18 @@
+//===- ingot-opt.cpp - Run Ingot's passes on IR, one at a time ------------===//
+//
+// Every project dialect and pass is registered here, so each stage of the compiler can be fed IR
+// on its own: `ingot-opt model.mlir --some-pass | FileCheck`.
+//
+//===----------------------------------------------------------------------===//
+#include "dialects/Ingot/IngotDialect.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/Tools/mlir-opt/MlirOptMain.h"
+
+int main(int argc, char **argv) {
+  mlir::DialectRegistry registry;
+  registry.insert<ingot::IngotDialect, mlir::func::FuncDialect>();
+  return mlir::asMainReturnCode(
+      mlir::MlirOptMain(argc, argv, "Ingot optimizer driver\n", registry));
+}

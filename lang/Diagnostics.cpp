@@ -1,0 +1,20 @@
+//===- Diagnostics.cpp ----------------------------------------------------===//
+#include "lang/Diagnostics.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+
+using namespace ingot::lang;
+
+mlir::Location Diagnostics::location(llvm::SMLoc loc) const {
+  unsigned bufferId = sourceMgr.FindBufferContainingLoc(loc);
+  if (bufferId == 0)
+    return mlir::UnknownLoc::get(&context);
+  auto [line, col] = sourceMgr.getLineAndColumn(loc, bufferId);
+  llvm::StringRef name = sourceMgr.getMemoryBuffer(bufferId)->getBufferIdentifier();
+  return mlir::FileLineColLoc::get(&context, name, line, col);
+}
+
+mlir::InFlightDiagnostic Diagnostics::error(llvm::SMLoc loc) {
+  ++errors;
+  return mlir::emitError(location(loc));
+}

@@ -1,0 +1,29 @@
+# -*- Python -*-
+# lit configuration for Ingot: the lang, Dialect and examples suites.
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "Ingot"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".ingot", ".test"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.ingot_obj_root, "test")
+config.excludes = ["CMakeLists.txt", "README.md", "lit.cfg.py", "lit.site.cfg.py", "Inputs",
+                   "unittests", "fuzz"]
+
+config.substitutions.append(("%PATH%", config.environment["PATH"]))
+config.substitutions.append(("%ingot_src", config.ingot_src_root))
+config.environment["FILECHECK_OPTS"] = "--enable-var-scope"
+
+llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.with_environment("PATH", config.ingot_tools_dir, append_path=False)
+
+tool_dirs = [config.ingot_tools_dir, config.llvm_tools_dir]
+llvm_config.add_tool_substitutions(["ingotc", "ingot-opt"], tool_dirs)
+
+if config.ingot_nvcc and os.path.exists(config.ingot_nvcc):
+    config.available_features.add("nvcc")

@@ -1,0 +1,95 @@
+//===- SemaTest.cpp - Constants, shapes and dtypes ------------------------===//
+#include "FrontendHarness.h"
+
+#include <gtest/gtest.h>
+
+using namespace ingot;
+
+TEST(Sema, BroadcastShapes) {
+  using V = llvm::SmallVector<int64_t, 4>;
+  EXPECT_EQ(*lang::broadcastShapes({2, 3, 4}, {4}), (V{2, 3, 4}));
+  EXPECT_EQ(*lang::broadcastShapes({2, 1, 4}, {3, 1}), (V{2, 3, 4}));
+  EXPECT_EQ(*lang::broadcastShapes({}, {5, 6}), (V{5, 6}));
+  EXPECT_FALSE(lang::broadcastShapes({2, 3}, {4}).has_value());
+  EXPECT_FALSE(lang::broadcastShapes({2, 3}, {3, 3}).has_value());
+}
+
+TEST(Sema, ConstantsEvaluateInOrder) {
+  test::Harness h(test::modelWith("const H = 2;\nconst HD = D / H;\nconst S = 0.02 / sqrt(2 * 4);",
+                                  ""));
+  lang::Module m;
+  ASSERT_TRUE(h.check(m)) << (h.errors.empty() ? "" : h.errors[0].message);
+  EXPECT_EQ(h.info.consts["HD"].kind, lang::ConstValue::Kind::Int);
+  EXPECT_EQ(h.info.consts["HD"].i, 4);
+  EXPECT_NEAR(h.info.consts["S"].f, 0.02 / std::sqrt(8.0), 1e-15);
+}
+
+TEST(Sema, OverridesReplaceConstants) {
+  test::Harness h(test::modelWith("", ""));
+  lang::Module m;
+  ASSERT_TRUE(h.check(m, {{"D", "12"}}));
+  EXPECT_EQ(h.info.params[0].type.shape[1], 12);
+  test::Harness bad(test::modelWith("", ""));
+  EXPECT_FALSE(bad.check(m, {{"nope", "1"}}));
+  ASSERT_EQ(bad.errors.size(), 1u);
+  EXPECT_NE(bad.errors[0].message.find("no constant named 'nope'"), std::string::npos);
+}
+
+TEST(Sema, ShapesFlowThroughOps) {
+  test::Harness h(test::modelWith(
+      "param g: f32[D] = ones;\nparam w: f32[D, 3 * D] = normal(0.02);",
+      "  let n = layer_norm(x, g, g, eps = 1e-5);\n"
+      "  let qkv = matmul(n, w);\n"
+      "  let q = slice(qkv, axis = -1, start = 0, size = D);\n"
+      "  let a = attention(q, q, q, heads = 2);\n"
+      "  x = x + a * 0.5;"));
+  lang::Module m;
+  ASSERT_TRUE(h.check(m)) << (h.errors.empty() ? "" : h.errors[0].message);
+  const lang::Stmt &qkv = m.forward->fn.body[2];
+  ASSERT_TRUE(qkv.value->type.has_value());
+  EXPECT_EQ(qkv.value->type->str(), "f32[2, 4, 24]");
+  const lang::Stmt &q = m.forward->fn.body[3];
+  EXPECT_EQ(q.value->type->str(), "f32[2, 4, 8]");
+  EXPECT_EQ(q.value->attrs.at("axis").i, 2); // normalized
+}
+
+struct BadCase {
+  const char *decls;
+  const char *body;
+  const char *message;
+};
+
+class SemaErrors : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(SemaErrors, IsReportedAtItsLocation) {
+  const BadCase &c = GetParam();
+  test::Harness h(test::modelWith(c.decls, c.body));
+  lang::Module m;
+  EXPECT_FALSE(h.check(m));
+  ASSERT_FALSE(h.errors.empty());
+  EXPECT_NE(h.errors[0].message.find(c.message), std::string::npos) << h.errors[0].message;
+  EXPECT_GT(h.errors[0].line, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, SemaErrors,
+    ::testing::Values(
+        BadCase{"param w: f32[D, 5] = zeros;", "  let y = matmul(x, w);\n  let z = matmul(y, w);",
+                "contraction dimensions differ"},
+        BadCase{"param b: f32[3] = zeros;", "  x = x + b;", "do not broadcast"},
+        BadCase{"", "  let y = undefined_thing + x;", "undefined name 'undefined_thing'"},
+        BadCase{"", "  let y = frobnicate(x);", "unknown function 'frobnicate'"},
+        BadCase{"", "  let y = gelu(x, x);", "takes 1 tensor argument, found 2"},
+        BadCase{"", "  let x = x;", "already defined"},
+        BadCase{"", "  y = x;", "assignment to undefined name 'y'"},
+        BadCase{"", "  let y = layer_norm(x, x, x);", "needs a scale of shape [8]"},
+        BadCase{"", "  let y = attention(x, x, x, heads = 3);", "not divisible by heads = 3"},
+        BadCase{"", "  let y = softmax(x, axis = 5);", "out of range"},
+        BadCase{"", "  let y = cast(x, i32);", "between floating-point types only"},
+        BadCase{"", "  let y = x + tokens;", "needs floating-point tensors"},
+        BadCase{"", "  let y = layer_norm(x, x, x, epsilon = 1);", "no argument named 'epsilon'"},
+        BadCase{"param q: f32[0] = zeros;", "", "must be positive"},
+        BadCase{"param q: f32[D] = gaussian(1);", "", "unknown initializer"},
+        BadCase{"const D = 9;", "", "redefinition of 'D'"},
+        BadCase{"", "  let y = reshape(x, [3, 5]);", "cannot reshape"},
+        BadCase{"const big = 9223372036854775807 * 2;", "", "integer overflow"}));
