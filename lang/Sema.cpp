@@ -7,6 +7,7 @@
 #include "llvm/ADT/StringSwitch.h"
 
 #include <functional>
+#include <sstream>
 
 #include <cmath>
 
@@ -15,7 +16,11 @@ using namespace ingot::lang;
 std::string ConstValue::describe() const {
   switch (kind) {
   case Kind::Int: return "integer " + std::to_string(i);
-  case Kind::Float: return "number " + std::to_string(f);
+  case Kind::Float: {
+    std::ostringstream os;
+    os << f;
+    return "number " + os.str();
+  }
   case Kind::Bool: return b ? "true" : "false";
   case Kind::String: return "string \"" + s + "\"";
   case Kind::Symbol: return "name '" + s + "'";

@@ -20,7 +20,7 @@ config.environment["FILECHECK_OPTS"] = "--enable-var-scope"
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
-llvm_config.with_environment("PATH", config.ingot_tools_dir, append_path=False)
+llvm_config.with_environment("PATH", config.ingot_tools_dir, append_path=True)
 
 tool_dirs = [config.ingot_tools_dir, config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(["ingotc", "ingot-opt"], tool_dirs)
