@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   cmake ninja-build ccache g++ python3
   libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools   # MLIR/LLVM 22, FileCheck and lit
-  clang-22 libfuzzer-22-dev lld-22                          # compiler, libFuzzer, fast links
+  clang-22 libfuzzer-22-dev lld-22 libomp-22-dev            # compiler, libFuzzer, links, OpenMP
   libflatbuffers-dev flatbuffers-compiler python3-flatbuffers
   libopenmpi-dev openmpi-bin
   libgtest-dev libgmock-dev

@@ -4,6 +4,7 @@
 // on its own: `ingot-opt model.mlir --some-pass | FileCheck`.
 //
 //===----------------------------------------------------------------------===//
+#include "compiler/Transforms/Passes.h"
 #include "dialects/Ingot/IngotDialect.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -11,6 +12,7 @@
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 
 int main(int argc, char **argv) {
+  ingot::registerIngotPasses();
   mlir::DialectRegistry registry;
   registry.insert<ingot::IngotDialect, mlir::func::FuncDialect>();
   return mlir::asMainReturnCode(

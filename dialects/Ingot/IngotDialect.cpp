@@ -15,6 +15,7 @@ void IngotDialect::initialize() {
 #define GET_OP_LIST
 #include "dialects/Ingot/IngotOps.cpp.inc"
       >();
+  attachVjpModels(*getContext());
 }
 
 Operation *IngotDialect::materializeConstant(OpBuilder &builder,

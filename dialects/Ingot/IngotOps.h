@@ -52,4 +52,9 @@ BroadcastingElementwise<ConcreteType>::verifyTrait(mlir::Operation *op) {
 #define GET_OP_CLASSES
 #include "dialects/Ingot/IngotOps.h.inc"
 
+namespace ingot {
+/// Attaches the reverse-mode rules (IngotVjp.cpp) to the ops; the dialect does it on load.
+void attachVjpModels(mlir::MLIRContext &context);
+} // namespace ingot
+
 #endif // INGOT_DIALECTS_INGOT_INGOTOPS_H

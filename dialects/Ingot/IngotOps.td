@@ -761,4 +761,91 @@ def Ingot_SiluGradOp : Ingot_Op<"silu_grad", [Pure, SameOperandsAndResultType]> 
   let assemblyFormat = "$x `,` $grad_output attr-dict `:` type($x)";
 }
 
+
+def Ingot_ReluGradOp : Ingot_Op<"relu_grad", [Pure, SameOperandsAndResultType]> {
+  let summary = "Gradient of ingot.relu";
+  let description = [{
+    `grad_output` where `x > 0`, zero elsewhere.
+
+    ```mlir
+    %dx = ingot.relu_grad %x, %dy : tensor<8x1024x3072xf32>
+    ```
+  }];
+
+  let arguments = (ins Ingot_FloatTensor:$x, Ingot_FloatTensor:$grad_output);
+  let results = (outs Ingot_FloatTensor:$grad_x);
+  let assemblyFormat = "$x `,` $grad_output attr-dict `:` type($x)";
+}
+
+//===----------------------------------------------------------------------===//
+// The training step: gradients of parameters and the optimizer
+//===----------------------------------------------------------------------===//
+
+def Ingot_ParamGradOp : Ingot_Op<"param_grad", [
+    DeclareOpInterfaceMethods<SymbolUserOpInterface>,
+    MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "Adds a contribution to a parameter's gradient";
+  let description = [{
+    Adds `grad` into the gradient accumulator of the parameter `name` (which
+    has the same type). The accumulator is zeroed by the runtime before each
+    optimizer step, so a parameter used twice (a tied embedding) and a step of
+    several micro-batches both sum their contributions. `ingot-autodiff`
+    emits one per use of a parameter, tagged `ingot.grad = "weight"`.
+
+    ```mlir
+    ingot.param_grad @wte, %dwte : tensor<50304x768xf32>
+    ```
+  }];
+
+  let arguments = (ins FlatSymbolRefAttr:$name, Ingot_FloatTensor:$grad);
+  let assemblyFormat = "$name `,` $grad attr-dict `:` type($grad)";
+}
+
+def Ingot_GlobalGradNormOp : Ingot_Op<"global_grad_norm", [
+    DeclareOpInterfaceMethods<SymbolUserOpInterface>,
+    MemoryEffects<[MemRead]>]> {
+  let summary = "The L2 norm of the gradients of the listed parameters";
+  let description = [{
+    `sqrt(sum over params of sum(grad^2))`, accumulated in f64 in the order
+    the parameters are listed (so it is reproducible). The optimizer step
+    clips with it and skips the update when it is not finite.
+
+    ```mlir
+    %norm = ingot.global_grad_norm [@wte, @wpe] : tensor<f64>
+    ```
+  }];
+
+  let arguments = (ins SymbolRefArrayAttr:$params);
+  let results = (outs 0DTensorOf<[F64]>:$norm);
+  let assemblyFormat = "$params attr-dict `:` type($norm)";
+}
+
+def Ingot_AdamWOp : Ingot_Op<"adamw", [
+    DeclareOpInterfaceMethods<SymbolUserOpInterface>,
+    MemoryEffects<[MemRead, MemWrite]>]> {
+  let summary = "One AdamW update of a parameter, with global-norm clipping";
+  let description = [{
+    Updates the parameter `name` from its accumulated gradient, scaled by
+    `min(1, clip / grad_norm)` when the run-time `clip` is positive, with the
+    first and second moments kept in f32 beside it:
+
+    ```
+    m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
+    p -= lr * (m / (1 - b1^t) / (sqrt(v / (1 - b2^t)) + eps) + wd * p)
+    ```
+
+    The learning rate, betas, eps, weight decay, clip threshold and step t are
+    run-time inputs of the executable (StepScalars); `weight_decay` says
+    whether decay applies to this parameter at all (not to norms and biases).
+
+    ```mlir
+    ingot.adamw @wte, %norm {weight_decay = true} : tensor<f64>
+    ```
+  }];
+
+  let arguments = (ins FlatSymbolRefAttr:$name, 0DTensorOf<[F64]>:$grad_norm,
+                       BoolAttr:$weight_decay);
+  let assemblyFormat = "$name `,` $grad_norm attr-dict `:` type($grad_norm)";
+}
+
 #endif // INGOT_OPS_TD

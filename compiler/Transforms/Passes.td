@@ -1,0 +1,61 @@
+//===- Passes.td - Ingot's passes ----------------------------*- tablegen -*-===//
+#ifndef INGOT_TRANSFORMS_PASSES_TD
+#define INGOT_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def IngotUnrollBlocks : Pass<"ingot-unroll-blocks", "mlir::ModuleOp"> {
+  let summary = "Expands each ingot.repeat into its repetitions, one set of parameters each";
+  let description = [{
+    Replaces `ingot.repeat @b(%x)` by `count` inlined copies of the block's body. Repetition
+    `i` gets its own copies of the block's parameters, named `@<block>.<i>.<param>` and placed
+    where the block was (so parameter order is declaration order, layer by layer). Every inlined
+    op is tagged `ingot.layer = i`, which pipeline partitioning uses. The ingot.block ops are
+    removed.
+  }];
+  let dependentDialects = ["ingot::IngotDialect"];
+}
+
+def IngotAutodiff : Pass<"ingot-autodiff", "mlir::ModuleOp"> {
+  let summary = "Builds the training step from the forward function (reverse mode)";
+  let description = [{
+    Adds `func.func @forward_backward` with the arguments and result of `@forward`: the forward
+    computation, then, in reverse, each op's vector-Jacobian product (IngotVjpOpInterface),
+    seeded with d loss = 1 / microbatches (the parallel section's micro-batch count, so the
+    accumulated gradient is that of the step's mean loss). Each parameter use ends in an
+    `ingot.param_grad`. Every backward op is tagged `ingot.grad = "input"` or `"weight"`
+    (weight: it only feeds parameter gradients), the split zero-bubble schedules need.
+    `@forward` stays, for evaluation.
+  }];
+  let dependentDialects = ["ingot::IngotDialect", "mlir::func::FuncDialect"];
+}
+
+def IngotOptimizer : Pass<"ingot-optimizer", "mlir::ModuleOp"> {
+  let summary = "Adds the optimizer step: global-norm clipping and AdamW";
+  let description = [{
+    Adds `func.func @optimizer_step`: the global gradient norm over every parameter in
+    declaration order, then one `ingot.adamw` per parameter, with weight decay for parameters
+    of rank 2 or more only (not norms and biases). Learning rate, betas, eps, decay and clip
+    are run-time inputs.
+  }];
+  let dependentDialects = ["ingot::IngotDialect", "mlir::func::FuncDialect"];
+}
+
+def IngotPlanMemory : Pass<"ingot-plan-memory", "mlir::ModuleOp"> {
+  let summary = "Places every tensor in one arena at a static offset";
+  let description = [{
+    Persistent tensors (parameters, then all gradients contiguously, then the AdamW moments,
+    then the token, target and loss slots) come first; the activations of `@forward_backward`
+    and `@forward` share the transient region after them, placed by liveness (first fit, in op
+    order; a buffer is free after its last use; `ingot.reshape` and `ingot.param_ref` alias
+    their source). Records `ingot.offsets` on every op with tensor results, the parameter
+    offsets on each `ingot.param`, and `ingot.memory` on the module.
+  }];
+  let options = [
+    Option<"floatBytes", "float-bytes", "int64_t", /*default=*/"0",
+           "Bytes of every float element (4: host f32, 8: host f64); 0 uses each type's size">,
+  ];
+  let dependentDialects = ["ingot::IngotDialect"];
+}
+
+#endif // INGOT_TRANSFORMS_PASSES_TD

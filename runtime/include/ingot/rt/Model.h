@@ -1,0 +1,116 @@
+//===- Model.h - The contract between a compiled model and libingot_rt ----===//
+//
+// ingotc emits one C++ (host) or CUDA (cuda) file per model that defines `ingot_model()`,
+// returning a ModelDesc: every tensor the runtime must know by name (parameters, their
+// gradients and AdamW moments), where each lives in the one arena, and the two entry points
+// the training loop calls. Everything here is fixed at compile time; the runtime allocates the
+// arena once, fills the inputs at fixed offsets, and calls the entry points — nothing else.
+//
+//   per step:   zero the gradient region (gradsOffset, gradsBytes)
+//               for each micro-batch: write tokens/targets at their offsets; forwardBackward()
+//               write StepScalars (lr, step, ...); optimizerStep()
+//
+//===----------------------------------------------------------------------===//
+#ifndef INGOT_RT_MODEL_H
+#define INGOT_RT_MODEL_H
+
+#include <cstdint>
+
+namespace ingot::rt {
+
+/// Element types as stored in the arena and in checkpoints.
+enum class DType : uint8_t { f32 = 0, bf16 = 1, i32 = 2, f64 = 3 };
+
+inline unsigned dtypeBytes(DType t) {
+  switch (t) {
+  case DType::f32: return 4;
+  case DType::bf16: return 2;
+  case DType::i32: return 4;
+  case DType::f64: return 8;
+  }
+  return 0;
+}
+const char *dtypeName(DType t);
+
+constexpr int kMaxRank = 6;
+
+/// A tensor at a fixed place in the arena.
+struct TensorDesc {
+  const char *name;     // "wte", "layer.3.qkv_w"; gradients and moments get ".grad", ".m", ".v"
+  DType dtype;
+  int rank;
+  int64_t shape[kMaxRank];
+  uint64_t offset;      // bytes from the arena's base (aligned to 256)
+  uint64_t bytes;
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int i = 0; i < rank; ++i)
+      n *= shape[i];
+    return n;
+  }
+};
+
+/// How a parameter starts: "zeros", "ones", "constant"(v), "normal"(mean, std), "uniform"(lo, hi).
+struct InitDesc {
+  const char *kind;
+  double args[2];
+};
+
+struct ParamDesc {
+  TensorDesc value;     // the (master) weights
+  TensorDesc grad;      // accumulated over the micro-batches of a step
+  TensorDesc m, v;      // AdamW moments
+  InitDesc init;
+  bool weightDecay;     // false for rank-1 parameters (norm scales, biases)
+};
+
+/// Run-time scalars of one optimizer step, written by the runtime before optimizerStep.
+struct StepScalars {
+  double lr;            // this step's learning rate (schedule already applied)
+  double beta1, beta2, eps, weightDecay;
+  double clip;          // global-norm clip threshold; 0 disables clipping
+  int64_t step;         // 1-based, for AdamW's bias correction
+  // Written back by optimizerStep:
+  double gradNorm;      // the global gradient norm before clipping
+  bool nonFinite;       // the gradient norm or the loss was NaN/Inf (the update was not applied)
+};
+
+/// Defaults from the model's train section; flags override them at run time.
+struct TrainDefaults {
+  double lr, beta1, beta2, eps, weightDecay, clip;
+  const char *lrSchedule; // "constant" | "cosine" | "linear"
+  int64_t warmup;
+  double lrFinal;         // floor, as a fraction of lr
+};
+
+struct ModelDesc {
+  const char *name;         // the `model NAME;` of the source
+  const char *target;       // "host" or "cuda"
+  const char *manifestJson; // printed by --describe: model, sizes, memory plan, layout, compiler
+  uint64_t sourceHash;      // FNV-1a of the .ingot source and the --set overrides
+  int64_t microBatch, seqLen, vocab;
+  int64_t microbatches;     // micro-batches accumulated per optimizer step
+  DType computeType;        // f32 (host), f64 (host gradient checks), bf16 (cuda)
+  int numParams;
+  const ParamDesc *params;
+  uint64_t arenaBytes;
+  uint64_t gradsOffset, gradsBytes;  // the contiguous gradient region, zeroed before each step
+  TensorDesc tokens, targets;        // i32 [microBatch, seqLen]
+  TensorDesc loss;                   // f32 (f64 in gradient-check builds) scalar: the micro-batch mean
+  TrainDefaults defaults;
+
+  /// Forward and backward of one micro-batch: reads tokens and targets, writes loss, adds this
+  /// micro-batch's gradients (scaled by 1/microbatches) into the gradient region.
+  void (*forwardBackward)(char *arena);
+  /// Forward only (validation): writes loss.
+  void (*forward)(char *arena);
+  /// Global-norm clip and AdamW over every parameter; skips the update if non-finite.
+  void (*optimizerStep)(char *arena, StepScalars *scalars);
+};
+
+} // namespace ingot::rt
+
+/// Defined by the generated model file.
+extern "C" const ingot::rt::ModelDesc *ingot_model();
+
+#endif // INGOT_RT_MODEL_H

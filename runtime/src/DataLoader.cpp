@@ -1,0 +1,200 @@
+//===- DataLoader.cpp - llm.c token shards --------------------------------===//
+#include "DataLoader.h"
+
+#include "Error.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <glob.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace ingot::rt {
+
+std::vector<std::string> globFiles(const std::string &pattern, const char *flag) {
+  glob_t g;
+  std::memset(&g, 0, sizeof(g));
+  int rc = ::glob(pattern.c_str(), GLOB_ERR, nullptr, &g);
+  std::vector<std::string> files;
+  if (rc == 0)
+    for (size_t i = 0; i < g.gl_pathc; ++i)
+      files.push_back(g.gl_pathv[i]);
+  globfree(&g);
+  if (rc == GLOB_NOSPACE)
+    throw DataError(format("%s '%s': out of memory while matching files", flag, pattern.c_str()));
+  if (rc == GLOB_ABORTED)
+    throw DataError(format("%s '%s': cannot read a directory of the pattern", flag,
+                           pattern.c_str()));
+  if (files.empty())
+    throw DataError(format("%s '%s': no file matches", flag, pattern.c_str()));
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// Reads exactly `size` bytes at `offset`, or throws naming `path`.
+static void preadAll(int fd, void *dst, size_t size, int64_t offset, const std::string &path) {
+  char *p = static_cast<char *>(dst);
+  while (size > 0) {
+    ssize_t n = ::pread(fd, p, size, offset);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      throw DataError(format("%s: read failed: %s", path.c_str(), std::strerror(errno)));
+    if (n == 0)
+      throw DataError(format("%s: unexpected end of file at byte %lld (was it truncated while "
+                             "training?)", path.c_str(), (long long)offset));
+    p += n;
+    size -= size_t(n);
+    offset += n;
+  }
+}
+
+Shard readShardHeader(const std::string &path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    throw DataError(format("%s: cannot open: %s", path.c_str(), std::strerror(errno)));
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    throw DataError(format("%s: cannot stat: %s", path.c_str(), std::strerror(err)));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw DataError(format("%s: not a regular file", path.c_str()));
+  }
+  const int64_t headerBytes = kShardHeaderInts * 4;
+  int64_t fileBytes = st.st_size;
+  if (fileBytes < headerBytes) {
+    ::close(fd);
+    throw DataError(format("%s: %lld bytes is too short for the %lld-byte shard header", path.c_str(),
+                           (long long)fileBytes, (long long)headerBytes));
+  }
+  int32_t header[kShardHeaderInts];
+  try {
+    preadAll(fd, header, sizeof(header), 0, path);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
+
+  Shard shard;
+  shard.path = path;
+  if (header[0] == kShardMagicU16) {
+    if (header[1] != kShardVersionU16)
+      throw DataError(format("%s: magic %d (uint16 tokens) needs version %d, found version %d",
+                             path.c_str(), kShardMagicU16, kShardVersionU16, header[1]));
+    shard.tokenBytes = 2;
+  } else if (header[0] == kShardMagicU32) {
+    if (header[1] != kShardVersionU32)
+      throw DataError(format("%s: magic %d (uint32 tokens) needs version %d, found version %d",
+                             path.c_str(), kShardMagicU32, kShardVersionU32, header[1]));
+    shard.tokenBytes = 4;
+  } else {
+    throw DataError(format("%s: not a token shard: expected magic %d or %d in the header, found %d",
+                           path.c_str(), kShardMagicU16, kShardMagicU32, header[0]));
+  }
+  if (header[2] < 0)
+    throw DataError(format("%s: the header's token count is negative (%d)", path.c_str(), header[2]));
+  shard.tokens = header[2];
+  int64_t expected = headerBytes + shard.tokens * shard.tokenBytes;
+  if (fileBytes != expected)
+    throw DataError(format("%s: the header says %lld tokens (%lld bytes with the header), but the "
+                           "file has %lld bytes", path.c_str(), (long long)shard.tokens,
+                           (long long)expected, (long long)fileBytes));
+  return shard;
+}
+
+DataLoader::DataLoader(const std::string &pattern, const char *flag, int64_t batch, int64_t seqLen,
+                       int64_t vocab)
+    : batch_(batch), seqLen_(seqLen), vocab_(vocab) {
+  const int64_t need = batch * seqLen + 1;
+  for (const std::string &path : globFiles(pattern, flag)) {
+    Shard shard = readShardHeader(path);
+    if (shard.tokens < need)
+      throw DataError(format("%s: has %lld tokens, but one batch needs B*T+1 = %lld*%lld+1 = %lld",
+                             path.c_str(), (long long)shard.tokens, (long long)batch,
+                             (long long)seqLen, (long long)need));
+    shards_.push_back(shard);
+  }
+  buffer_.resize(size_t(need) * 4);
+}
+
+DataLoader::~DataLoader() {
+  if (fd_ >= 0)
+    ::close(fd_);
+}
+
+int64_t DataLoader::batchesPerEpoch() const {
+  int64_t n = 0;
+  for (const Shard &s : shards_)
+    n += (s.tokens - 1) / (batch_ * seqLen_);
+  return n;
+}
+
+void DataLoader::setPosition(const DataPosition &pos) {
+  if (pos.shard < 0 || pos.shard >= int64_t(shards_.size()) || pos.offset < 0 || pos.epoch < 0 ||
+      pos.offset + batch_ * seqLen_ + 1 > shards_[size_t(pos.shard)].tokens)
+    throw DataError(format("the saved data position (shard %lld, token %lld) does not fit the %zu "
+                           "shard(s) given (did the data files change since the checkpoint?)",
+                           (long long)pos.shard, (long long)pos.offset, shards_.size()));
+  pos_ = pos;
+}
+
+void DataLoader::openShard(int64_t index) {
+  if (fdShard_ == index)
+    return;
+  if (fd_ >= 0)
+    ::close(fd_);
+  fd_ = -1;
+  fdShard_ = -1;
+  const std::string &path = shards_[size_t(index)].path;
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0)
+    throw DataError(format("%s: cannot open: %s", path.c_str(), std::strerror(errno)));
+  fdShard_ = index;
+}
+
+void DataLoader::next(int32_t *inputs, int32_t *targets) {
+  const int64_t bt = batch_ * seqLen_;
+  // pos_ always names a readable batch: the constructor starts at (0, 0), setPosition checks,
+  // and the advance below skips a shard's short tail.
+  const Shard &shard = shards_[size_t(pos_.shard)];
+  openShard(pos_.shard);
+  const int64_t start = kShardHeaderInts * 4 + pos_.offset * shard.tokenBytes;
+  preadAll(fd_, buffer_.data(), size_t(bt + 1) * size_t(shard.tokenBytes), start, shard.path);
+
+  for (int64_t i = 0; i <= bt; ++i) {
+    uint32_t token;
+    if (shard.tokenBytes == 2) {
+      uint16_t t;
+      std::memcpy(&t, buffer_.data() + 2 * i, 2);
+      token = t;
+    } else {
+      std::memcpy(&token, buffer_.data() + 4 * i, 4);
+    }
+    if (int64_t(token) >= vocab_)
+      throw DataError(format("%s: token %u at index %lld is outside the model's vocabulary of "
+                             "%lld (expected < %lld)", shard.path.c_str(), token,
+                             (long long)(pos_.offset + i), (long long)vocab_, (long long)vocab_));
+    if (i < bt)
+      inputs[i] = int32_t(token);
+    if (i > 0)
+      targets[i - 1] = int32_t(token);
+  }
+  pos_.offset += bt;
+  // Keep the saved position pointing at a readable batch (the same skip as above), so a
+  // checkpoint taken now names where the next batch really starts.
+  if (pos_.offset + bt + 1 > shard.tokens) {
+    pos_.offset = 0;
+    if (++pos_.shard == int64_t(shards_.size())) {
+      pos_.shard = 0;
+      ++pos_.epoch;
+    }
+  }
+}
+
+} // namespace ingot::rt

@@ -1,0 +1,119 @@
+//===- Model.cpp - dtypeName and helpers on ModelDesc ---------------------===//
+#include "ingot/rt/Model.h"
+
+#include "Error.h"
+#include "ModelUtil.h"
+
+#include <cstring>
+
+namespace ingot::rt {
+
+const char *dtypeName(DType t) {
+  switch (t) {
+  case DType::f32: return "f32";
+  case DType::bf16: return "bf16";
+  case DType::i32: return "i32";
+  case DType::f64: return "f64";
+  }
+  return "unknown";
+}
+
+std::string shapeString(const int64_t *shape, int rank) {
+  std::string s = "[";
+  for (int i = 0; i < rank; ++i) {
+    if (i)
+      s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+const ParamDesc *findParam(const ModelDesc &model, const char *name) {
+  for (int i = 0; i < model.numParams; ++i)
+    if (model.params[i].value.name && std::strcmp(model.params[i].value.name, name) == 0)
+      return &model.params[i];
+  return nullptr;
+}
+
+int64_t parameterCount(const ModelDesc &model) {
+  int64_t n = 0;
+  for (int i = 0; i < model.numParams; ++i)
+    n += model.params[i].value.numel();
+  return n;
+}
+
+static std::string checkTensor(const ModelDesc &model, const TensorDesc &t, const char *what) {
+  const char *name = t.name ? t.name : "(unnamed)";
+  if (!t.name)
+    return format("%s tensor has no name", what);
+  if (t.rank < 0 || t.rank > kMaxRank)
+    return format("tensor '%s' has rank %d (expected 0..%d)", name, t.rank, kMaxRank);
+  for (int i = 0; i < t.rank; ++i)
+    if (t.shape[i] <= 0)
+      return format("tensor '%s' has shape %s", name, shapeString(t).c_str());
+  unsigned size = dtypeBytes(t.dtype);
+  if (size == 0)
+    return format("tensor '%s' has an unknown dtype %d", name, int(t.dtype));
+  if (t.bytes != uint64_t(t.numel()) * size)
+    return format("tensor '%s' is %s %s = %llu bytes, but its bytes field says %llu", name,
+                  dtypeName(t.dtype), shapeString(t).c_str(),
+                  (unsigned long long)(uint64_t(t.numel()) * size), (unsigned long long)t.bytes);
+  if (t.offset > model.arenaBytes || t.bytes > model.arenaBytes - t.offset)
+    return format("tensor '%s' [%llu, %llu) lies outside the arena of %llu bytes", name,
+                  (unsigned long long)t.offset, (unsigned long long)(t.offset + t.bytes),
+                  (unsigned long long)model.arenaBytes);
+  if (t.offset % 8 != 0)
+    return format("tensor '%s' has a misaligned offset %llu", name, (unsigned long long)t.offset);
+  return "";
+}
+
+std::string checkModelDesc(const ModelDesc &model) {
+  if (!model.name || !model.target || !model.manifestJson)
+    return "the model's name, target or manifest is missing";
+  if (model.microBatch <= 0 || model.seqLen <= 0 || model.vocab <= 0 || model.microbatches <= 0)
+    return format("microBatch %lld, seqLen %lld, vocab %lld, microbatches %lld must be positive",
+                  (long long)model.microBatch, (long long)model.seqLen, (long long)model.vocab,
+                  (long long)model.microbatches);
+  if (!model.forwardBackward || !model.forward || !model.optimizerStep)
+    return "an entry point (forwardBackward, forward, optimizerStep) is missing";
+  if (model.numParams < 0 || (model.numParams > 0 && !model.params))
+    return "the parameter table is missing";
+  if (model.gradsOffset > model.arenaBytes || model.gradsBytes > model.arenaBytes - model.gradsOffset)
+    return "the gradient region lies outside the arena";
+  for (int i = 0; i < model.numParams; ++i) {
+    const ParamDesc &p = model.params[i];
+    for (const TensorDesc *t : {&p.value, &p.grad, &p.m, &p.v}) {
+      std::string err = checkTensor(model, *t, "a parameter");
+      if (!err.empty())
+        return err;
+      if (t->rank != p.value.rank || t->numel() != p.value.numel())
+        return format("tensor '%s' has shape %s, its parameter '%s' has %s", t->name,
+                      shapeString(*t).c_str(), p.value.name, shapeString(p.value).c_str());
+    }
+    if (p.grad.offset < model.gradsOffset ||
+        p.grad.offset + p.grad.bytes > model.gradsOffset + model.gradsBytes)
+      return format("gradient '%s' lies outside the gradient region", p.grad.name);
+    if (p.value.dtype != DType::f32 && p.value.dtype != DType::f64)
+      return format("parameter '%s' is %s; master weights must be f32 or f64", p.value.name,
+                    dtypeName(p.value.dtype));
+    if (!p.init.kind)
+      return format("parameter '%s' has no init kind", p.value.name);
+  }
+  for (const TensorDesc *t : {&model.tokens, &model.targets}) {
+    std::string err = checkTensor(model, *t, "the tokens/targets");
+    if (!err.empty())
+      return err;
+    if (t->dtype != DType::i32 || t->numel() != model.microBatch * model.seqLen)
+      return format("'%s' is %s %s; expected i32 [%lld, %lld]", t->name, dtypeName(t->dtype),
+                    shapeString(*t).c_str(), (long long)model.microBatch, (long long)model.seqLen);
+  }
+  std::string err = checkTensor(model, model.loss, "the loss");
+  if (!err.empty())
+    return err;
+  if ((model.loss.dtype != DType::f32 && model.loss.dtype != DType::f64) || model.loss.numel() != 1)
+    return format("the loss '%s' is %s %s; expected a scalar f32 or f64", model.loss.name,
+                  dtypeName(model.loss.dtype), shapeString(model.loss).c_str());
+  return "";
+}
+
+} // namespace ingot::rt

@@ -1,0 +1,34 @@
+//===- ModelUtil.h - Small helpers on a ModelDesc -----------------*- C++ -*-===//
+#ifndef INGOT_RT_MODELUTIL_H
+#define INGOT_RT_MODELUTIL_H
+
+#include "ingot/rt/Model.h"
+
+#include <string>
+
+namespace ingot::rt {
+
+/// "[64, 256]" (and "[]" for a scalar).
+std::string shapeString(const int64_t *shape, int rank);
+inline std::string shapeString(const TensorDesc &t) { return shapeString(t.shape, t.rank); }
+
+/// The parameter whose value tensor is called `name`, or nullptr.
+const ParamDesc *findParam(const ModelDesc &model, const char *name);
+
+/// Total number of parameter elements.
+int64_t parameterCount(const ModelDesc &model);
+
+/// Tokens per optimizer step: microBatch * seqLen * microbatches.
+inline int64_t tokensPerStep(const ModelDesc &model) {
+  return model.microBatch * model.seqLen * model.microbatches;
+}
+
+/// Checks that the description is self-consistent (every tensor inside the arena with
+/// bytes == numel * dtype size, gradients inside the gradient region, tokens/targets i32
+/// [microBatch, seqLen], a scalar f32/f64 loss, entry points present). Returns "" when it is,
+/// else what is wrong: a bug in the code generator, reported before any work.
+std::string checkModelDesc(const ModelDesc &model);
+
+} // namespace ingot::rt
+
+#endif // INGOT_RT_MODELUTIL_H

@@ -1,0 +1,244 @@
+//===- Trainer.cpp - The training loop ------------------------------------===//
+//
+// One optimizer step:
+//   zero the gradient region
+//   for each micro-batch: the loader writes tokens and targets; forwardBackward(arena)
+//   loss = mean of the micro-batch losses; lr from the schedule; optimizerStep(arena, scalars)
+//   log; maybe evaluate; maybe checkpoint
+// Nothing here depends on state that a checkpoint does not hold (weights, moments, step, data
+// position, seed), so a resumed run reproduces an uninterrupted one bit for bit.
+//
+//===----------------------------------------------------------------------===//
+#include "Trainer.h"
+
+#include "Checkpoint.h"
+#include "DataLoader.h"
+#include "Error.h"
+#include "Init.h"
+#include "Log.h"
+#include "ModelUtil.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <omp.h>
+
+namespace ingot::rt {
+
+double learningRate(const Options &o, int64_t step, int64_t steps) {
+  if (o.warmup > 0 && step <= o.warmup)
+    return o.lr * double(step) / double(o.warmup);
+  if (o.lrSchedule == LrSchedule::constant || steps <= o.warmup)
+    return o.lr;
+  // progress runs over (0, 1] from the first step after warmup to the last step.
+  double progress = double(step - o.warmup) / double(steps - o.warmup);
+  progress = std::min(1.0, std::max(0.0, progress));
+  double lrMin = o.lr * o.lrFinal;
+  if (o.lrSchedule == LrSchedule::cosine)
+    return lrMin + (o.lr - lrMin) * 0.5 * (1.0 + std::cos(M_PI * progress));
+  return o.lr - (o.lr - lrMin) * progress;
+}
+
+namespace {
+
+/// The one allocation of the run: 256-byte aligned and zeroed.
+class Arena {
+public:
+  explicit Arena(uint64_t bytes) {
+    uint64_t rounded = (std::max<uint64_t>(bytes, 1) + 255) / 256 * 256;
+    base_ = static_cast<char *>(std::aligned_alloc(256, rounded));
+    if (!base_)
+      throw Error(kExitError, format("cannot allocate the model's arena of %llu bytes (%.2f GiB)",
+                                     (unsigned long long)bytes, double(bytes) / (1 << 30)));
+    std::memset(base_, 0, rounded);
+  }
+  ~Arena() { std::free(base_); }
+  Arena(const Arena &) = delete;
+  Arena &operator=(const Arena &) = delete;
+  char *get() const { return base_; }
+
+private:
+  char *base_ = nullptr;
+};
+
+double readLoss(const ModelDesc &model, const char *arena) {
+  if (model.loss.dtype == DType::f64) {
+    double x;
+    std::memcpy(&x, arena + model.loss.offset, sizeof(x));
+    return x;
+  }
+  float x;
+  std::memcpy(&x, arena + model.loss.offset, sizeof(x));
+  return double(x);
+}
+
+double evaluate(const ModelDesc &model, char *arena, DataLoader &val, int64_t batches) {
+  val.reset();
+  double sum = 0;
+  for (int64_t b = 0; b < batches; ++b) {
+    val.next(reinterpret_cast<int32_t *>(arena + model.tokens.offset),
+             reinterpret_cast<int32_t *>(arena + model.targets.offset));
+    model.forward(arena);
+    sum += readLoss(model, arena);
+  }
+  return sum / double(batches);
+}
+
+int train(const ModelDesc &model, int argc, char **argv) {
+  std::string inconsistent = checkModelDesc(model);
+  if (!inconsistent.empty())
+    throw Error(kExitError, format("the compiled model description is inconsistent: %s (a bug in "
+                                   "ingotc; please report it)", inconsistent.c_str()));
+  Options o = parseFlags(model, argc, argv);
+  if (o.help) {
+    std::fputs(usageText(model, argc > 0 ? argv[0] : nullptr).c_str(), stdout);
+    return kExitOk;
+  }
+  if (o.describe) {
+    std::printf("%s\n", model.manifestJson);
+    return kExitOk;
+  }
+  if (o.threads > 0)
+    omp_set_num_threads(o.threads);
+
+  const int64_t B = model.microBatch, T = model.seqLen;
+  DataLoader trainData(o.data, "--data", B, T, model.vocab);
+  std::unique_ptr<DataLoader> valData;
+  int64_t evalBatches = 0;
+  if (!o.val.empty()) {
+    valData = std::make_unique<DataLoader>(o.val, "--val", B, T, model.vocab);
+    evalBatches = std::min(o.evalBatches, valData->batchesPerEpoch());
+  }
+
+  Arena arena(model.arenaBytes);
+  char *base = arena.get();
+  TrainState state;
+  state.seed = o.seed;
+  std::string resumedFrom;
+  if (!o.resume.empty()) {
+    resumedFrom = o.resume;
+    if (o.resume == "latest") {
+      resumedFrom = findLatestCheckpoint(o.ckptDir);
+      if (resumedFrom.empty())
+        throw CheckpointError(format("--resume latest: no complete checkpoint (step_NNNNNNNN/) "
+                                     "in --ckpt-dir %s", o.ckptDir.c_str()));
+    }
+    state = loadCheckpoint(model, base, resumedFrom);
+    try {
+      trainData.setPosition(state.data);
+    } catch (const DataError &e) {
+      throw CheckpointError(format("checkpoint %s: %s", resumedFrom.c_str(), e.what()));
+    }
+  } else {
+    initParameters(model, base, o.seed);
+  }
+
+  Logger log(o.logPath, /*append=*/!o.resume.empty());
+  const int64_t tokensStep = tokensPerStep(model);
+  int64_t trainTokens = 0;
+  for (const Shard &s : trainData.shards())
+    trainTokens += s.tokens;
+  log.message("model %s (%s, %s) | %lld parameters | B %lld x T %lld x %lld micro-batches = %lld "
+              "tokens/step", model.name, model.target, dtypeName(model.computeType),
+              (long long)parameterCount(model), (long long)B, (long long)T,
+              (long long)model.microbatches, (long long)tokensStep);
+  log.message("data %s: %zu shard(s), %lld tokens%s | lr %.2e %s, warmup %lld | threads %d",
+              o.data.c_str(), trainData.shards().size(), (long long)trainTokens,
+              valData ? format(" | val %s: %lld batches per eval", o.val.c_str(),
+                               (long long)evalBatches).c_str() : "",
+              o.lr, lrScheduleName(o.lrSchedule), (long long)o.warmup, omp_get_max_threads());
+  if (!resumedFrom.empty())
+    log.message("resumed from %s at step %lld (data shard %lld, token %lld, epoch %lld)",
+                resumedFrom.c_str(), (long long)state.step, (long long)state.data.shard,
+                (long long)state.data.offset, (long long)state.data.epoch);
+  if (state.step >= o.steps) {
+    log.message("nothing to do: the checkpoint is at step %lld and --steps is %lld",
+                (long long)state.step, (long long)o.steps);
+    return kExitOk;
+  }
+
+  int32_t *tokens = reinterpret_cast<int32_t *>(base + model.tokens.offset);
+  int32_t *targets = reinterpret_cast<int32_t *>(base + model.targets.offset);
+  log.start(state.step + 1, o.steps);
+  for (int64_t step = state.step + 1; step <= o.steps; ++step) {
+    double t0 = nowSeconds();
+    std::memset(base + model.gradsOffset, 0, model.gradsBytes);
+    double lossSum = 0;
+    for (int64_t micro = 0; micro < model.microbatches; ++micro) {
+      trainData.next(tokens, targets);
+      model.forwardBackward(base);
+      lossSum += readLoss(model, base);
+    }
+    double loss = lossSum / double(model.microbatches);
+    if (!std::isfinite(loss))
+      throw Error(kExitNonFinite, format("step %lld: the loss is %g (non-finite); stopping before "
+                                         "the update", (long long)step, loss));
+
+    StepScalars scalars;
+    std::memset(&scalars, 0, sizeof(scalars));
+    scalars.lr = learningRate(o, step, o.steps);
+    scalars.beta1 = o.beta1;
+    scalars.beta2 = o.beta2;
+    scalars.eps = o.eps;
+    scalars.weightDecay = o.weightDecay;
+    scalars.clip = o.clip;
+    scalars.step = step;
+    model.optimizerStep(base, &scalars);
+    if (scalars.nonFinite || !std::isfinite(scalars.gradNorm))
+      throw Error(kExitNonFinite, format("step %lld: the gradient norm is %g (non-finite; the "
+                                         "update was not applied); stopping", (long long)step,
+                                         scalars.gradNorm));
+    double seconds = nowSeconds() - t0;
+
+    StepRecord record;
+    record.step = step;
+    record.steps = o.steps;
+    record.loss = loss;
+    record.gradNorm = scalars.gradNorm;
+    record.lr = scalars.lr;
+    record.ms = seconds * 1e3;
+    record.tokensPerSecond = seconds > 0 ? double(tokensStep) / seconds : 0;
+    bool evalNow = valData && evalBatches > 0 &&
+                   ((o.evalEvery > 0 && step % o.evalEvery == 0) || step == o.steps);
+    if (evalNow) {
+      record.hasVal = true;
+      record.valLoss = evaluate(model, base, *valData, evalBatches);
+    }
+    log.step(record);
+
+    bool ckptNow = !o.ckptDir.empty() &&
+                   ((o.ckptEvery > 0 && step % o.ckptEvery == 0) || step == o.steps);
+    if (ckptNow) {
+      state.step = step;
+      state.data = trainData.position();
+      std::string path = saveCheckpoint(model, base, o.ckptDir, state);
+      pruneCheckpoints(o.ckptDir, o.ckptKeep);
+      log.message("checkpoint %s", path.c_str());
+    }
+  }
+  return kExitOk;
+}
+
+} // namespace
+
+int runTrainer(const ModelDesc &model, int argc, char **argv) {
+  try {
+    return train(model, argc, argv);
+  } catch (const Error &e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return e.exitCode();
+  } catch (const std::bad_alloc &) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "error: out of memory\n");
+    return kExitError;
+  } catch (const std::exception &e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "error: internal error: %s\n", e.what());
+    return kExitError;
+  }
+}
+
+} // namespace ingot::rt
