@@ -28,9 +28,16 @@ private:
   /// Adds `cot` to the cotangent of `value`.
   void accumulate(OpBuilder &b, Value value, Value cot) {
     auto [it, inserted] = cotangents.try_emplace(value, cot);
-    if (!inserted)
-      it->second = AddOp::create(b, cot.getLoc(), value.getType(), it->second, cot);
+    if (inserted)
+      return;
+    auto sum = AddOp::create(b, cot.getLoc(), value.getType(), it->second, cot);
+    sum->setAttr("ingot.grad", b.getStringAttr(isWeight(value) ? "weight" : "input"));
+    it->second = sum;
   }
+  /// Whether `v` is a parameter (or a view or cast of one).
+  static bool isWeight(Value v);
+  /// Tags the ops one VJP built as input- or weight-gradient work.
+  static void tagBackward(ArrayRef<Operation *> built, ValueRange operands, ArrayRef<Value> cots);
 
   DenseMap<Value, Value> cotangents;
 };
@@ -69,6 +76,7 @@ void AutodiffPass::runOnOperation() {
                                   DenseElementsAttr::get(lossType, llvm::ArrayRef(seedValue)));
   cotangents.clear();
   cotangents[loss] = seed;
+  seed.getDefiningOp()->setAttr("ingot.grad", b.getStringAttr("input"));
   Operation *firstBackward = seed.getDefiningOp();
 
   for (Operation *op : llvm::reverse(forwardOps)) {
@@ -102,26 +110,50 @@ void AutodiffPass::runOnOperation() {
       Attribute zero = b.getFloatAttr(type.getElementType(), 0.0);
       outputCots[i] = ConstantOp::create(b, op->getLoc(), type, DenseElementsAttr::get(type, zero));
     }
+    Operation *last = &*std::prev(b.getInsertionPoint());
     SmallVector<Value> inputCots = vjp.buildVjp(b, outputCots);
+    SmallVector<Operation *> built;
+    for (Operation *o = last->getNextNode(); o && o != ret; o = o->getNextNode())
+      built.push_back(o);
+    tagBackward(built, op->getOperands(), inputCots);
     for (auto [operand, cot] : llvm::zip(op->getOperands(), inputCots))
       if (cot)
         accumulate(b, operand, cot);
   }
+  (void)firstBackward;
+}
 
-  // Tag the backward ops: "weight" when every use only feeds parameter gradients.
-  SmallVector<Operation *> backward;
-  for (Operation *op = firstBackward; op && op != ret; op = op->getNextNode())
-    backward.push_back(op);
-  for (Operation *op : llvm::reverse(backward)) {
-    if (op->hasAttr("ingot.grad"))
-      continue;
-    bool weightOnly = op->getNumResults() > 0;
-    for (Value result : op->getResults())
-      for (Operation *user : result.getUsers()) {
-        auto kind = user->getAttrOfType<StringAttr>("ingot.grad");
-        weightOnly &= kind && kind.getValue() == "weight";
-      }
-    op->setAttr("ingot.grad", b.getStringAttr(weightOnly ? "weight" : "input"));
+bool AutodiffPass::isWeight(Value v) {
+  Operation *def = v.getDefiningOp();
+  if (!def)
+    return false;
+  if (llvm::isa<ParamRefOp>(def))
+    return true;
+  if (llvm::isa<CastOp, ReshapeOp, SliceOp, TransposeOp>(def))
+    return isWeight(def->getOperand(0));
+  return false;
+}
+
+void AutodiffPass::tagBackward(ArrayRef<Operation *> built, ValueRange operands,
+                               ArrayRef<Value> cots) {
+  // The cotangents of activations are on the critical path (input-gradient work, "B"); the
+  // ops that only feed cotangents of parameters are weight-gradient work ("W") that a
+  // zero-bubble schedule may delay.
+  DenseSet<Value> inputCots;
+  for (auto [operand, cot] : llvm::zip(operands, cots))
+    if (cot && !isWeight(operand))
+      inputCots.insert(cot);
+  DenseSet<Operation *> input;
+  for (Operation *o : llvm::reverse(built)) {
+    bool feedsInput = false;
+    for (Value r : o->getResults()) {
+      feedsInput |= inputCots.contains(r);
+      for (Operation *user : r.getUsers())
+        feedsInput |= input.contains(user);
+    }
+    if (feedsInput)
+      input.insert(o);
+    o->setAttr("ingot.grad", StringAttr::get(o->getContext(), feedsInput ? "input" : "weight"));
   }
 }
 

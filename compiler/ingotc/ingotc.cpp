@@ -1,11 +1,15 @@
 //===- ingotc.cpp - The Ingot compiler driver -----------------------------===//
 //
-// ingotc model.ingot [--emit=ast|ingot] [-o FILE] [--set NAME=VALUE]...
+// ingotc model.ingot [--target=host] [--emit=STAGE] [-o FILE] [--set NAME=VALUE]...
 //
-// Reads a model, checks it, lowers it, and prints the stage that --emit names. Every error names
-// file:line:col with the source line and a caret; any error exits with status 1.
+// Reads a model, checks it, lowers it, and prints the stage that --emit names, or, with a
+// --target and no --emit, builds the training executable: the generated program compiled with
+// the host C++ compiler and linked with libingot_rt. Every error names file:line:col with the
+// source line and a caret; any error exits with status 1.
 //
 //===----------------------------------------------------------------------===//
+#include "compiler/Target/Host/HostEmitter.h"
+#include "compiler/Transforms/Passes.h"
 #include "lang/MLIRGen.h"
 #include "lang/Parser.h"
 #include "lang/Sema.h"
@@ -13,9 +17,14 @@
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/SourceMgr.h"
@@ -30,18 +39,34 @@ namespace cl = llvm::cl;
 using namespace ingot;
 
 namespace {
-enum class Emit { AST, Ingot };
+enum class Emit { AST, Ingot, Train, Planned, Host, Exe };
+enum class Target { None, Host };
 
 cl::OptionCategory category("ingotc options");
 cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.ingot>"), cl::Required,
                                cl::cat(category));
 cl::opt<std::string> outputFile("o", cl::desc("Output file (default: standard output)"),
                                 cl::value_desc("file"), cl::init("-"), cl::cat(category));
-cl::opt<Emit> emit("emit", cl::desc("The stage to print"), cl::init(Emit::Ingot),
-                   cl::values(clEnumValN(Emit::AST, "ast", "the syntax tree"),
-                              clEnumValN(Emit::Ingot, "ingot",
-                                         "the model in the ingot dialect (forward only)")),
-                   cl::cat(category));
+cl::opt<Emit> emit(
+    "emit", cl::desc("The stage to print (default: ingot, or exe with --target)"),
+    cl::values(clEnumValN(Emit::AST, "ast", "the syntax tree"),
+               clEnumValN(Emit::Ingot, "ingot", "the model in the ingot dialect (forward only)"),
+               clEnumValN(Emit::Train, "train",
+                          "the training step: unrolled blocks, autodiff, optimizer"),
+               clEnumValN(Emit::Planned, "planned",
+                          "the training step with its memory plan (arena offsets)"),
+               clEnumValN(Emit::Host, "host", "the generated C++ of the host target"),
+               clEnumValN(Emit::Exe, "exe", "the training executable (needs --target)")),
+    cl::cat(category));
+cl::opt<Target> target("target", cl::desc("What the executable runs on"), cl::init(Target::None),
+                       cl::values(clEnumValN(Target::Host, "host",
+                                             "portable C++ with OpenMP (reference, CI)")),
+                       cl::cat(category));
+cl::opt<bool> useF64("f64", cl::desc("Host target in float64 (gradient checks; tests only)"),
+                     cl::cat(category));
+cl::opt<bool> keepSource("keep-source",
+                         cl::desc("Keep the generated source beside the executable (FILE.cpp)"),
+                         cl::cat(category));
 cl::list<std::string> overrides("set", cl::desc("Override a model constant: --set layers=24"),
                                 cl::value_desc("name=value"), cl::cat(category));
 cl::opt<bool> noLocations("no-locations",
@@ -52,6 +77,57 @@ cl::opt<bool> verifyDiagnostics(
     cl::desc("Check the errors against '// expected-error' comments in the input (tests)"),
     cl::cat(category));
 } // namespace
+
+static int printIR(mlir::ModuleOp module, llvm::raw_ostream &os) {
+  mlir::OpPrintingFlags flags;
+  if (!noLocations)
+    flags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/false).useLocalScope();
+  module.print(os, flags);
+  os << "\n";
+  return 0;
+}
+
+/// FNV-1a of the source and the overrides: a checkpoint is only loaded by a trainer compiled
+/// from the same model.
+static uint64_t sourceHash(llvm::SourceMgr &sourceMgr, llvm::ArrayRef<lang::ConstOverride> sets) {
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&](llvm::StringRef bytes) {
+    for (unsigned char c : bytes) {
+      h ^= c;
+      h *= 1099511628211ull;
+    }
+  };
+  mix(sourceMgr.getMemoryBuffer(sourceMgr.getMainFileID())->getBuffer());
+  for (const lang::ConstOverride &o : sets) {
+    mix("\n--set ");
+    mix(o.name);
+    mix("=");
+    mix(o.value);
+  }
+  return h;
+}
+
+/// One line on stderr: the arena and its parts, the peak of the one stage.
+static void reportMemory(mlir::ModuleOp module) {
+  auto memory = module->getAttrOfType<mlir::DictionaryAttr>("ingot.memory");
+  auto mib = [&](llvm::StringRef key) {
+    return static_cast<double>(memory.getAs<mlir::IntegerAttr>(key).getInt()) / (1 << 20);
+  };
+  llvm::errs() << llvm::format("ingotc: memory plan, stage 0: arena %.2f MiB = parameters, "
+                               "gradients and moments %.2f MiB + activations peak %.2f MiB\n",
+                               mib("arena_bytes"), mib("persistent_bytes"),
+                               std::max(mib("forward_backward_peak_bytes"),
+                                        mib("forward_peak_bytes")));
+}
+
+static std::string generatedProgram;
+
+/// The stage to produce: --emit, or by default the IR (no --target) or the executable.
+static Emit effectiveStage() {
+  if (emit.getNumOccurrences())
+    return emit.getValue();
+  return target == Target::None ? Emit::Ingot : Emit::Exe;
+}
 
 static int compile(llvm::SourceMgr &sourceMgr, mlir::MLIRContext &context, llvm::raw_ostream &os) {
   std::vector<lang::ConstOverride> sets;
@@ -70,21 +146,105 @@ static int compile(llvm::SourceMgr &sourceMgr, mlir::MLIRContext &context, llvm:
   lang::Module module = parser.parseModule();
   if (diags.errorCount() > 0)
     return 1;
-  if (emit == Emit::AST) {
+  if (effectiveStage() == Emit::AST) {
     lang::dumpAST(module, os);
     return 0;
   }
   lang::ModelInfo info;
   if (!lang::analyze(module, diags, sets, info))
     return 1;
+  if (effectiveStage() >= Emit::Host && target == Target::None) {
+    llvm::WithColor::error(llvm::errs(), "ingotc") << "--emit=host and --emit=exe need --target=host\n";
+    return 1;
+  }
   mlir::OwningOpRef<mlir::ModuleOp> ir = lang::mlirGen(module, info, diags);
   if (!ir)
     return 1;
-  mlir::OpPrintingFlags flags;
-  if (!noLocations)
-    flags.enableDebugInfo(/*enable=*/true, /*prettyForm=*/false).useLocalScope();
-  ir->print(os, flags);
-  os << "\n";
+  Emit stage = effectiveStage();
+  if (stage == Emit::Ingot)
+    return printIR(*ir, os);
+
+  // The training step, shared by every target.
+  mlir::PassManager pm(&context);
+  pm.addPass(ingot::createIngotUnrollBlocks());
+  pm.addPass(ingot::createIngotAutodiff());
+  pm.addPass(ingot::createIngotOptimizer());
+  if (mlir::failed(pm.run(*ir)))
+    return 1;
+  if (stage == Emit::Train)
+    return printIR(*ir, os);
+
+  mlir::PassManager plan(&context);
+  plan.addPass(ingot::createIngotPlanMemory({/*floatBytes=*/useF64 ? 8 : 4}));
+  if (mlir::failed(plan.run(*ir)))
+    return 1;
+  reportMemory(*ir);
+  if (stage == Emit::Planned)
+    return printIR(*ir, os);
+
+  ingot::HostEmitOptions hostOptions;
+  hostOptions.f64 = useF64;
+  hostOptions.sourceName = inputFile;
+  hostOptions.sourceHash = sourceHash(sourceMgr, sets);
+  hostOptions.compilerVersion = INGOT_VERSION;
+  std::string program;
+  llvm::raw_string_ostream programStream(program);
+  if (mlir::failed(ingot::emitHostProgram(*ir, hostOptions, programStream)))
+    return 1;
+  if (stage == Emit::Host) {
+    os << program;
+    return 0;
+  }
+  generatedProgram = std::move(program);
+  return -1; // main builds the executable from it
+}
+
+/// Compiles the generated program with the host C++ compiler and links libingot_rt, found beside
+/// this executable (../lib of the build tree or the install prefix).
+static int buildExecutable(const char *argv0, const std::string &program) {
+  auto fail = [](const llvm::Twine &message) {
+    llvm::WithColor::error(llvm::errs(), "ingotc") << message << "\n";
+    return 1;
+  };
+  if (outputFile == "-")
+    return fail("the executable needs a file name: -o FILE");
+  std::string self = llvm::sys::fs::getMainExecutable(argv0, (void *)&buildExecutable);
+  llvm::SmallString<256> libDir(llvm::sys::path::parent_path(llvm::sys::path::parent_path(self)));
+  llvm::sys::path::append(libDir, "lib");
+  llvm::SmallString<256> rt(libDir), rtMain(libDir);
+  llvm::sys::path::append(rt, "libingot_rt.a");
+  llvm::sys::path::append(rtMain, "libingot_rt_main.a");
+  if (!llvm::sys::fs::exists(rt) || !llvm::sys::fs::exists(rtMain))
+    return fail("cannot find libingot_rt.a and libingot_rt_main.a in '" + libDir +
+                "' (build the ingot_rt and ingot_rt_main targets)");
+
+  std::string source = outputFile + ".cpp";
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream out(source, ec);
+    if (ec)
+      return fail("cannot write '" + source + "': " + ec.message());
+    out << program;
+  }
+  const char *cxxEnv = std::getenv("INGOT_CXX");
+  std::string cxx = cxxEnv && *cxxEnv ? cxxEnv : INGOT_CXX_COMPILER;
+  auto cxxPath = llvm::sys::findProgramByName(cxx);
+  if (!cxxPath)
+    return fail("cannot find the C++ compiler '" + cxx + "' (set INGOT_CXX)");
+  llvm::SmallVector<std::string> args = {*cxxPath, "-std=c++17", "-O2", "-fopenmp", "-w"};
+  for (llvm::StringRef dir : llvm::split(INGOT_RUNTIME_INCLUDE_DIRS, '|'))
+    args.push_back(("-I" + dir).str());
+  args.append({source, std::string(rtMain), std::string(rt), "-o", outputFile});
+  llvm::SmallVector<llvm::StringRef> argRefs(args.begin(), args.end());
+  std::string errorMessage;
+  int rc = llvm::sys::ExecuteAndWait(*cxxPath, argRefs, std::nullopt, {}, 0, 0, &errorMessage);
+  if (rc != 0) {
+    std::string command = llvm::join(args, " ");
+    return fail("the host compiler failed (" + (errorMessage.empty() ? "exit " + std::to_string(rc) : errorMessage) +
+                "): " + command);
+  }
+  if (!keepSource)
+    llvm::sys::fs::remove(source);
   return 0;
 }
 
@@ -108,6 +268,15 @@ int main(int argc, char **argv) {
   mlir::MLIRContext context;
   lang::registerFrontendDialects(context);
 
+  if (effectiveStage() == Emit::Exe) {
+    // The executable is written by the host compiler, not through `output`.
+    mlir::SourceMgrDiagnosticHandler handler(sourceMgr, &context);
+    llvm::raw_null_ostream sink;
+    int status = compile(sourceMgr, context, sink);
+    if (status == -1)
+      status = buildExecutable(argv[0], generatedProgram);
+    return status;
+  }
   std::string errorMessage;
   auto output = mlir::openOutputFile(outputFile, &errorMessage);
   if (!output) {
