@@ -110,6 +110,15 @@ INGOT_VJP(DivVjp, DivOp) {
   return {unbroadcast(b, dl, typeOf(op.getLhs())), unbroadcast(b, dr, typeOf(op.getRhs()))};
 }
 
+INGOT_VJP(MaximumVjp, MaximumOp) {
+  // The gradient goes to the larger operand (to neither on an exact tie, a set of measure 0).
+  Type t = cot[0].getType();
+  Value diff = SubOp::create(b, t, op.getLhs(), op.getRhs());
+  Value dl = ReluGradOp::create(b, t, diff, cot[0]);
+  Value dr = ReluGradOp::create(b, t, NegOp::create(b, t, diff), cot[0]);
+  return {unbroadcast(b, dl, typeOf(op.getLhs())), unbroadcast(b, dr, typeOf(op.getRhs()))};
+}
+
 INGOT_VJP(NegVjp, NegOp) { return {NegOp::create(b, cot[0].getType(), cot[0])}; }
 
 INGOT_VJP(ExpVjp, ExpOp) { return {MulOp::create(b, cot[0].getType(), cot[0], op.getResult())}; }
@@ -305,6 +314,7 @@ void ingot::attachVjpModels(MLIRContext &context) {
   SubOp::attachInterface<SubVjp>(context);
   MulOp::attachInterface<MulVjp>(context);
   DivOp::attachInterface<DivVjp>(context);
+  MaximumOp::attachInterface<MaximumVjp>(context);
   NegOp::attachInterface<NegVjp>(context);
   ExpOp::attachInterface<ExpVjp>(context);
   LogOp::attachInterface<LogVjp>(context);

@@ -60,11 +60,13 @@ const FlagSpec kFlags[] = {
     {"--ckpt-dir", Kind::string, "DIR", "write checkpoints to DIR/step_NNNNNNNN/"},
     {"--ckpt-every", Kind::count, "N", "checkpoint every N steps (and always at the end); 0 = only at the end"},
     {"--ckpt-keep", Kind::count, "K", "keep only the newest K checkpoints; 0 = keep all (default)"},
+    {"--save-initial", Kind::flag, nullptr, "with --ckpt-dir: also save the step-0 checkpoint (the initialized weights) before training"},
     {"--resume", Kind::string, "DIR|latest", "resume from a checkpoint directory, or the newest one in --ckpt-dir"},
     {"--log", Kind::string, "FILE", "append one JSON object per step to FILE (JSONL)"},
     {"--eval-every", Kind::count, "N", "validation loss every N steps; 0 = only at the last step"},
     {"--eval-batches", Kind::positive, "N", "validation batches per evaluation (default 10)"},
     {"--threads", Kind::positive, "N", "OpenMP threads (default: OpenMP's default)"},
+    {"--gradcheck", Kind::positive, "N", "check the gradient against finite differences along N random directions (f64 trainers, ingotc --f64) and exit"},
     {"--describe", Kind::flag, nullptr, "print the model's manifest (JSON) and exit"},
     {"--help", Kind::flag, nullptr, "print this help and exit"},
 };
@@ -240,6 +242,7 @@ Options parseFlags(const ModelDesc &model, int argc, char **argv) {
     case Kind::flag:
       if (n == "--help") o.help = true;
       else if (n == "--describe") o.describe = true;
+      else if (n == "--save-initial") o.saveInitial = true;
       break;
     case Kind::string:
       if (value.empty())
@@ -260,6 +263,7 @@ Options parseFlags(const ModelDesc &model, int argc, char **argv) {
       else if (n == "--ckpt-keep") o.ckptKeep = v;
       else if (n == "--eval-every") o.evalEvery = v;
       else if (n == "--eval-batches") o.evalBatches = v;
+      else if (n == "--gradcheck") o.gradcheck = v;
       else if (n == "--threads") {
         if (v > 4096)
           badValue(*spec, value);
@@ -298,7 +302,7 @@ Options parseFlags(const ModelDesc &model, int argc, char **argv) {
   if (o.data.empty())
     throw UsageError("--data: required to train (a glob of token shards, e.g. "
                      "--data 'data/train_*.bin')");
-  if (o.steps < 0)
+  if (o.steps < 0 && o.gradcheck == 0)
     throw UsageError("--steps: required to train (the number of optimizer steps)");
   if (o.resume == "latest" && o.ckptDir.empty())
     throw UsageError("--resume latest: needs --ckpt-dir to look in");
@@ -306,6 +310,11 @@ Options parseFlags(const ModelDesc &model, int argc, char **argv) {
     throw UsageError("--ckpt-every: needs --ckpt-dir");
   if (o.ckptKeep > 0 && o.ckptDir.empty())
     throw UsageError("--ckpt-keep: needs --ckpt-dir");
+  if (o.saveInitial && o.ckptDir.empty())
+    throw UsageError("--save-initial: needs --ckpt-dir");
+  if (o.saveInitial && !o.resume.empty())
+    throw UsageError("--save-initial: cannot be combined with --resume (the initial weights are "
+                     "those of a fresh run)");
   if (o.evalEvery > 0 && o.val.empty())
     throw UsageError("--eval-every: needs --val");
   return o;

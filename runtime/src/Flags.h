@@ -34,11 +34,13 @@ struct Options {
   std::string ckptDir;      // "" = no checkpoints
   int64_t ckptEvery = 0;    // 0 = only at the end
   int64_t ckptKeep = 0;     // 0 = keep all
+  bool saveInitial = false; // --save-initial: also checkpoint step 0 (the initialized weights)
   std::string resume;       // "" | a checkpoint directory | "latest"
   std::string logPath;      // JSONL, one object per step
   int64_t evalEvery = 0;    // 0 = only at the last step (when --val is given)
   int64_t evalBatches = 10;
   int threads = 0;          // 0 = OpenMP's default
+  int64_t gradcheck = 0;    // > 0: check the gradient along this many directions, then exit
 };
 
 /// Parses argv[1..argc) over the model's defaults. Throws UsageError ("--steps: expected a

@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Trainer.h"
+#include "GradCheck.h"
 
 #include "Checkpoint.h"
 #include "DataLoader.h"
@@ -114,6 +115,12 @@ int train(const ModelDesc &model, int argc, char **argv) {
 
   Arena arena(model.arenaBytes);
   char *base = arena.get();
+  if (o.gradcheck > 0) {
+    initParameters(model, base, o.seed);
+    trainData.next(reinterpret_cast<int32_t *>(base + model.tokens.offset),
+                   reinterpret_cast<int32_t *>(base + model.targets.offset));
+    return checkGradient(model, base, o.gradcheck, o.seed) ? kExitOk : kExitError;
+  }
   TrainState state;
   state.seed = o.seed;
   std::string resumedFrom;
@@ -153,6 +160,11 @@ int train(const ModelDesc &model, int argc, char **argv) {
     log.message("resumed from %s at step %lld (data shard %lld, token %lld, epoch %lld)",
                 resumedFrom.c_str(), (long long)state.step, (long long)state.data.shard,
                 (long long)state.data.offset, (long long)state.data.epoch);
+  if (o.saveInitial) {
+    state.data = trainData.position();
+    std::string path = saveCheckpoint(model, base, o.ckptDir, state);
+    log.message("checkpoint %s (the initial weights)", path.c_str());
+  }
   if (state.step >= o.steps) {
     log.message("nothing to do: the checkpoint is at step %lld and --steps is %lld",
                 (long long)state.step, (long long)o.steps);
