@@ -23,6 +23,12 @@ std::optional<DType> ingot::lang::parseDType(llvm::StringRef name) {
       .Default(std::nullopt);
 }
 
+std::string ingot::lang::formatNumber(double v) {
+  std::string s;
+  llvm::raw_string_ostream(s) << llvm::format("%g", v);
+  return s;
+}
+
 std::string TensorType::str() const {
   std::string s = toString(dtype).str();
   if (shape.empty())

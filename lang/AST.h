@@ -26,6 +26,9 @@ enum class DType { f32, bf16, i32 };
 llvm::StringRef toString(DType dtype);
 std::optional<DType> parseDType(llvm::StringRef name);
 
+/// `v` as a message shows it: %g style, "0.0003", "1e-05", "2".
+std::string formatNumber(double v);
+
 /// A tensor type with a static shape; rank 0 is a scalar.
 struct TensorType {
   DType dtype = DType::f32;

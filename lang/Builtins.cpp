@@ -273,7 +273,7 @@ std::optional<TensorType> Rules::norm(bool hasBias) {
   }
   (void)hasBias;
   if (call.attrs["eps"].f <= 0) {
-    error() << "'eps' must be positive, found " << call.attrs["eps"].f;
+    error() << "'eps' must be positive, found " << formatNumber(call.attrs["eps"].f);
     return std::nullopt;
   }
   return args[0];
@@ -359,13 +359,6 @@ std::optional<TensorType> Rules::crossEntropy() {
   return TensorType{DType::f32, {}};
 }
 
-static int64_t product(llvm::ArrayRef<int64_t> shape) {
-  int64_t n = 1;
-  for (int64_t d : shape)
-    n *= d;
-  return n;
-}
-
 std::optional<TensorType> Rules::reshape() {
   const std::vector<int64_t> &shape = call.attrs["shape"].list;
   for (int64_t d : shape)
@@ -374,9 +367,16 @@ std::optional<TensorType> Rules::reshape() {
       return std::nullopt;
     }
   TensorType result{args[0].dtype, llvm::SmallVector<int64_t, 4>(shape.begin(), shape.end())};
-  if (product(shape) != product(args[0].shape)) {
-    error() << "cannot reshape " << args[0].str() << " (" << product(args[0].shape)
-            << " elements) to " << result.str() << " (" << product(shape) << " elements)";
+  // Both counts are checked products: a wrapped product could match the input's by accident.
+  std::optional<int64_t> from = elementCount(args[0].shape), to = elementCount(shape);
+  if (!to) {
+    error() << "cannot reshape " << args[0].str() << " to " << result.str()
+            << ": it has more than 2^48 elements";
+    return std::nullopt;
+  }
+  if (from != to) {
+    error() << "cannot reshape " << args[0].str() << " (" << from.value_or(0) << " elements) to "
+            << result.str() << " (" << *to << " elements)";
     return std::nullopt;
   }
   return result;
@@ -431,7 +431,10 @@ std::optional<TensorType> Rules::concat() {
                  << args[0].str() << " and " << args[i].str();
       return std::nullopt;
     }
-    result.shape[axis] += args[i].shape[axis];
+    if (__builtin_add_overflow(result.shape[axis], args[i].shape[axis], &result.shape[axis])) {
+      error() << "concat along axis " << axis << " has more than 2^48 elements";
+      return std::nullopt;
+    }
   }
   return result;
 }
@@ -481,5 +484,12 @@ std::optional<TensorType> Rules::cast() {
 std::optional<TensorType> ingot::lang::inferBuiltin(const BuiltinSpec &spec, Expr &call,
                                                     llvm::ArrayRef<TensorType> args,
                                                     Diagnostics &diags) {
-  return Rules(call, args, diags).infer(spec.name);
+  std::optional<TensorType> result = Rules(call, args, diags).infer(spec.name);
+  // Every inferred type obeys the limit that declared types do (matmul, concat, embedding, ...).
+  if (result && !elementCount(result->shape)) {
+    diags.error(call.loc) << "the result of '" << spec.name << "', " << result->str()
+                          << ", has more than 2^48 elements";
+    return std::nullopt;
+  }
+  return result;
 }

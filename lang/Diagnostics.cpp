@@ -3,6 +3,8 @@
 
 #include "mlir/IR/BuiltinAttributes.h"
 
+#include "llvm/Support/WithColor.h"
+
 using namespace ingot::lang;
 
 mlir::Location Diagnostics::location(llvm::SMLoc loc) const {
@@ -16,5 +18,14 @@ mlir::Location Diagnostics::location(llvm::SMLoc loc) const {
 
 mlir::InFlightDiagnostic Diagnostics::error(llvm::SMLoc loc) {
   ++errors;
-  return mlir::emitError(location(loc));
+  mlir::InFlightDiagnostic diag = mlir::emitError(location(loc));
+  if (errors > kMaxErrors)
+    diag.abandon(); // still accepts text and notes, but is never reported
+  return diag;
+}
+
+void Diagnostics::commandLineError(const llvm::Twine &message) {
+  ++errors;
+  if (errors <= kMaxErrors)
+    llvm::WithColor::error(llvm::errs()) << message << "\n";
 }

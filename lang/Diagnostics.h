@@ -13,6 +13,7 @@
 #include "mlir/IR/Location.h"
 #include "mlir/IR/MLIRContext.h"
 
+#include "llvm/ADT/Twine.h"
 #include "llvm/Support/SMLoc.h"
 #include "llvm/Support/SourceMgr.h"
 
@@ -26,8 +27,13 @@ public:
   /// The location `loc` (a pointer into a buffer of the source manager) as a FileLineColLoc.
   mlir::Location location(llvm::SMLoc loc) const;
 
-  /// Emits an error at `loc` and counts it. Stream more text into the result.
+  /// Emits an error at `loc` and counts it. Stream more text into the result. Past kMaxErrors
+  /// the error is still counted but not shown.
   mlir::InFlightDiagnostic error(llvm::SMLoc loc);
+
+  /// An error about the command line, not the source (`--set`): printed as `error: MESSAGE`
+  /// on stderr, without a location, and counted.
+  void commandLineError(const llvm::Twine &message);
 
   unsigned errorCount() const { return errors; }
   llvm::SourceMgr &getSourceMgr() { return sourceMgr; }

@@ -156,7 +156,7 @@ Token Lexer::lexNumber(const char *start) {
   bool isFloat = *start == '.';
   while (cur < end && isDigit(*cur))
     ++cur;
-  if (cur < end && *cur == '.') {
+  if (!isFloat && cur < end && *cur == '.') {
     isFloat = true;
     ++cur;
     while (cur < end && isDigit(*cur))
@@ -176,9 +176,10 @@ Token Lexer::lexNumber(const char *start) {
     while (cur < end && isDigit(*cur))
       ++cur;
   }
-  // A number glued to letters ("12abc", "1f1b") is one bad token, not two good ones.
-  if (cur < end && isIdentChar(*cur)) {
-    while (cur < end && isIdentChar(*cur))
+  // A number glued to letters or to a second '.' ("12abc", "1f1b", ".5.3", "1.2.3") is one bad
+  // token, not two good ones.
+  if (cur < end && (isIdentChar(*cur) || *cur == '.')) {
+    while (cur < end && (isIdentChar(*cur) || *cur == '.'))
       ++cur;
     diags.error(llvm::SMLoc::getFromPointer(start))
         << "malformed number '" << llvm::StringRef(start, cur - start) << "'";

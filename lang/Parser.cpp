@@ -75,7 +75,7 @@ Module Parser::parseModule() {
       recover();
     // A stray '}' at the top level would stop recovery forever: report it and step over it.
     if (tok.is(TokenKind::r_brace)) {
-      errorHere("unexpected '}' at top level");
+      diags.error(tok.loc()) << "unexpected '}' at top level";
       advance();
     }
   }
@@ -255,12 +255,16 @@ bool Parser::parseForward(Module &m) {
   if (!parseSignature(f.fn, "forward") || !expect(TokenKind::l_brace, "to open forward"))
     return false;
   while (!tok.is(TokenKind::r_brace) && !tok.is(TokenKind::eof) && !diags.tooManyErrors()) {
+    if (tok.is(TokenKind::kw_param)) {
+      diags.error(tok.loc())
+          << "parameters are declared at the top level or inside a block, not in forward";
+      advance();
+      recover();
+      continue;
+    }
     if (startsItem(tok.kind) && !tok.is(TokenKind::kw_let) && !tok.is(TokenKind::kw_return)) {
-      errorHere(tok.is(TokenKind::kw_param)
-                    ? "parameters are declared at the top level or inside a block, not in forward"
-                    : "expected a statement inside forward (missing '}'?)");
-      if (!tok.is(TokenKind::kw_param))
-        break;
+      errorHere("expected a statement inside forward (missing '}'?)");
+      break;
       advance();
       recover();
       continue;
@@ -294,7 +298,7 @@ bool Parser::parseSection(std::optional<Section> &slot, llvm::StringRef name) {
     Setting setting;
     if (!expectIdentifier(setting.key, setting.loc, "naming a setting") ||
         !expect(TokenKind::equal, "after the setting's name") ||
-        !(setting.value = parseExpr()) ||
+        !(setting.value = parseSettingValue()) ||
         !expect(TokenKind::semicolon, "after the setting's value")) {
       recover();
       continue;
@@ -308,6 +312,17 @@ bool Parser::parseSection(std::optional<Section> &slot, llvm::StringRef name) {
   }
   slot = std::move(s);
   return closed;
+}
+
+/// setting-value := 'block' | expr
+/// The keyword `block` is a value of its own in a section (`recompute = block`): a symbol.
+ExprPtr Parser::parseSettingValue() {
+  if (!tok.is(TokenKind::kw_block))
+    return parseExpr();
+  auto e = std::make_unique<Expr>(Expr::Kind::Name, tok.loc());
+  e->text = tok.text.str();
+  advance();
+  return e;
 }
 
 /// expr := additive

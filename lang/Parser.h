@@ -67,6 +67,7 @@ private:
   bool parseType(TypeExpr &type);
   bool parseStmt(Function &fn);
 
+  ExprPtr parseSettingValue();
   ExprPtr parseExpr();
   ExprPtr parseAdditive();
   ExprPtr parseMultiplicative();

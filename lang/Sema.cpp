@@ -7,7 +7,6 @@
 #include "llvm/ADT/StringSwitch.h"
 
 #include <functional>
-#include <sstream>
 
 #include <cmath>
 
@@ -16,11 +15,7 @@ using namespace ingot::lang;
 std::string ConstValue::describe() const {
   switch (kind) {
   case Kind::Int: return "integer " + std::to_string(i);
-  case Kind::Float: {
-    std::ostringstream os;
-    os << f;
-    return "number " + os.str();
-  }
+  case Kind::Float: return "number " + formatNumber(f);
   case Kind::Bool: return b ? "true" : "false";
   case Kind::String: return "string \"" + s + "\"";
   case Kind::Symbol: return "name '" + s + "'";
@@ -44,14 +39,22 @@ ingot::lang::broadcastShapes(llvm::ArrayRef<int64_t> a, llvm::ArrayRef<int64_t> 
   return result;
 }
 
-/// The largest tensor Ingot accepts: 2^48 elements (far past any GPU's memory).
-static constexpr int64_t kMaxElements = int64_t(1) << 48;
+std::optional<int64_t> ingot::lang::elementCount(llvm::ArrayRef<int64_t> shape) {
+  int64_t elements = 1;
+  for (int64_t d : shape)
+    if (d < 0 || __builtin_mul_overflow(elements, d, &elements) || elements > kMaxTensorElements)
+      return std::nullopt;
+  return elements;
+}
 
 namespace {
 
 struct Local {
   TensorType type;
   llvm::SMLoc loc;
+  /// The type is unknown because its definition had an error (already reported). Uses of a
+  /// poisoned local fail silently instead of reporting follow-on errors.
+  bool poisoned = false;
 };
 
 /// What is visible inside a function body besides its locals.
@@ -80,6 +83,11 @@ private:
   void noteDefinedHere(mlir::InFlightDiagnostic &diag, llvm::SMLoc loc) {
     diag.attachNote(diags.location(loc)) << "first defined here";
   }
+  /// "12:5": a source position inside a message.
+  std::string lineAndColumn(llvm::SMLoc loc) {
+    auto [line, col] = diags.getSourceMgr().getLineAndColumn(loc);
+    return std::to_string(line) + ":" + std::to_string(col);
+  }
 
   // Compile-time evaluation.
   void evaluateConsts();
@@ -89,11 +97,15 @@ private:
   std::optional<int64_t> evalPositiveInt(const Expr &e, llvm::StringRef what);
   std::optional<TensorType> evalType(const TypeExpr &t, bool allowInt);
   bool checkParam(ParamDecl &decl, ParamInfo &out, llvm::StringRef owner);
-  bool declareTopLevelName(const std::string &name, llvm::SMLoc loc);
+  bool declareTopLevelName(const std::string &name, llvm::SMLoc loc, llvm::StringRef what);
 
-  // Functions and tensor expressions.
-  bool checkSignature(Function &fn, std::vector<TensorType> &args, TensorType &result);
-  void checkBody(Function &fn, FunctionScope &scope, const TensorType &result);
+  // Functions and tensor expressions. A type that had an error is nullopt.
+  using MaybeTypes = std::vector<std::optional<TensorType>>;
+  bool checkSignature(Function &fn, MaybeTypes &args, std::optional<TensorType> &result);
+  void bindArguments(const Function &fn, const MaybeTypes &args, FunctionScope &scope);
+  bool checkHides(const std::string &name, llvm::SMLoc loc, const FunctionScope &scope);
+  void checkBody(Function &fn, FunctionScope &scope, const std::optional<TensorType> &result);
+  bool checkElementCount(const Expr &e, const TensorType &type);
   std::optional<TensorType> checkExpr(Expr &e, FunctionScope &scope);
   std::optional<TensorType> checkCall(Expr &e, FunctionScope &scope);
   std::optional<TensorType> checkBlockCall(Expr &e, FunctionScope &scope, const BlockInfo &b);
@@ -109,7 +121,11 @@ private:
   llvm::ArrayRef<ConstOverride> overrides;
   ModelInfo &info;
   llvm::StringMap<llvm::SMLoc> topLevelNames; // consts, params and blocks share one namespace
-  llvm::StringMap<llvm::SMLoc> constLocs;
+  llvm::StringMap<llvm::SMLoc> constLocs;      // constants evaluated so far (value or error)
+  llvm::StringMap<llvm::SMLoc> declaredConsts; // every constant, for "used before its definition"
+  const ConstDecl *evaluating = nullptr;       // the constant whose value is being evaluated
+  llvm::StringMap<llvm::SMLoc> appliedBlocks;  // block name -> its call in forward
+  bool failed = false; // a declaration was dropped; analyze() must fail even without a new error
 };
 
 } // namespace
@@ -118,7 +134,12 @@ private:
 // Constants
 //===----------------------------------------------------------------------===//
 
-bool Analyzer::declareTopLevelName(const std::string &name, llvm::SMLoc loc) {
+bool Analyzer::declareTopLevelName(const std::string &name, llvm::SMLoc loc,
+                                   llvm::StringRef what) {
+  // A builtin's name would be ambiguous in a call (`relu(x)`): Sema and MLIRGen must not have
+  // to pick. The name is still declared, so its uses do not cause follow-on errors.
+  if (lookupBuiltin(name))
+    error(loc) << what << " '" << name << "' has the name of a builtin function";
   auto [it, inserted] = topLevelNames.try_emplace(name, loc);
   if (inserted)
     return true;
@@ -128,21 +149,37 @@ bool Analyzer::declareTopLevelName(const std::string &name, llvm::SMLoc loc) {
   return false;
 }
 
-static std::optional<ConstValue> parseOverride(llvm::StringRef text) {
+static bool isIdentifier(llvm::StringRef text) {
+  auto identChar = [](char c) { return llvm::isAlnum(c) || c == '_'; };
+  return !text.empty() && (llvm::isAlpha(text[0]) || text[0] == '_') && llvm::all_of(text, identChar);
+}
+
+/// The value of `--set NAME=TEXT`, read the way the same text would read in the source.
+static ConstValue parseOverride(llvm::StringRef text) {
   long long i;
   double f;
-  if (!text.getAsInteger(10, i))
+  // `+3` is the integer 3 (getAsInteger takes no '+').
+  llvm::StringRef unsignedText =
+      text.size() > 1 && text[0] == '+' && llvm::isDigit(text[1]) ? text.drop_front() : text;
+  if (!unsignedText.getAsInteger(10, i))
     return ConstValue::ofInt(i);
-  if (!text.getAsDouble(f))
-    return ConstValue::ofFloat(f);
   ConstValue c;
   if (text == "true" || text == "false") {
     c.kind = ConstValue::Kind::Bool;
     c.b = text == "true";
-  } else {
-    c.kind = ConstValue::Kind::String;
-    c.s = text.str();
+    return c;
   }
+  if (isIdentifier(text)) { // `--set prec=f32`: a symbol, like `f32` written in the source
+    c.kind = ConstValue::Kind::Symbol;
+    c.s = text.str();
+    return c;
+  }
+  if (!text.getAsDouble(f) && std::isfinite(f))
+    return ConstValue::ofFloat(f);
+  c.kind = ConstValue::Kind::String;
+  c.s = text.size() >= 2 && text.front() == '"' && text.back() == '"'
+            ? text.drop_front().drop_back().str()
+            : text.str();
   return c;
 }
 
@@ -150,23 +187,28 @@ void Analyzer::evaluateConsts() {
   llvm::StringMap<const ConstOverride *> pending;
   for (const ConstOverride &o : overrides)
     pending[o.name] = &o;
+  for (const ConstDecl &c : module.consts)
+    declaredConsts.try_emplace(c.name, c.loc);
   for (ConstDecl &c : module.consts) {
-    if (!declareTopLevelName(c.name, c.loc))
+    if (!declareTopLevelName(c.name, c.loc, "constant"))
       continue;
-    constLocs[c.name] = c.loc;
     std::optional<ConstValue> value;
     if (auto it = pending.find(c.name); it != pending.end()) {
       value = parseOverride(it->second->value);
       pending.erase(it);
     } else {
+      evaluating = &c;
       value = evalConst(*c.value);
+      evaluating = nullptr;
     }
+    // Only now is the constant visible: its own value cannot see it.
+    constLocs[c.name] = c.loc;
     if (value)
       info.consts[c.name] = *value;
   }
   for (auto &entry : pending)
-    diags.error(llvm::SMLoc()) << "--set " << entry.getKey() << "=" << entry.getValue()->value
-                               << ": the model has no constant named '" << entry.getKey() << "'";
+    diags.commandLineError("--set " + entry.getKey() + "=" + entry.getValue()->value +
+                           ": the model has no constant named '" + entry.getKey() + "'");
 }
 
 std::optional<ConstValue> Analyzer::evalArithmetic(const Expr &e, const ConstValue &a,
@@ -189,8 +231,12 @@ std::optional<ConstValue> Analyzer::evalArithmetic(const Expr &e, const ConstVal
         error(e.loc) << "division by zero";
         return std::nullopt;
       }
+      if (a.i == INT64_MIN && b.i == -1) { // the quotient 2^63 does not fit (and `%` traps)
+        overflow = true;
+        break;
+      }
       // Integer division stays integral only when exact (`dim / heads`); otherwise it is real.
-      if (a.i % b.i == 0 && !(a.i == INT64_MIN && b.i == -1))
+      if (a.i % b.i == 0)
         return ConstValue::ofInt(a.i / b.i);
       return ConstValue::ofFloat(static_cast<double>(a.i) / static_cast<double>(b.i));
     }
@@ -241,6 +287,16 @@ std::optional<ConstValue> Analyzer::evalConst(const Expr &e) {
       return it->second;
     if (constLocs.count(e.text))
       return std::nullopt; // defined, but its own value had an error (already reported)
+    if (evaluating && e.text == evaluating->name) {
+      error(e.loc) << "constant '" << e.text << "' is used in its own definition";
+      return std::nullopt;
+    }
+    if (auto it = declaredConsts.find(e.text); it != declaredConsts.end()) {
+      auto diag = error(e.loc);
+      diag << "constant '" << e.text << "' is used before its definition";
+      diag.attachNote(diags.location(it->second)) << "'" << e.text << "' is defined here";
+      return std::nullopt;
+    }
     // Bare names that are not constants are symbols: `precision = bf16`, `cast(x, bf16)`.
     ConstValue c;
     c.kind = ConstValue::Kind::Symbol;
@@ -251,7 +307,12 @@ std::optional<ConstValue> Analyzer::evalConst(const Expr &e) {
     auto v = evalConst(*e.operands[0]);
     if (!v)
       return std::nullopt;
-    if (v->kind == ConstValue::Kind::Int && v->i != INT64_MIN)
+    if (v->kind == ConstValue::Kind::Int && v->i == INT64_MIN) {
+      error(e.loc) << "integer overflow in constant expression (-(" << v->i
+                   << ") does not fit in 64 bits)";
+      return std::nullopt;
+    }
+    if (v->kind == ConstValue::Kind::Int)
       return ConstValue::ofInt(-v->i);
     if (v->kind == ConstValue::Kind::Float)
       return ConstValue::ofFloat(-v->f);
@@ -336,7 +397,7 @@ std::optional<TensorType> Analyzer::evalType(const TypeExpr &t, bool allowInt) {
       ok = false;
       continue;
     }
-    if (__builtin_mul_overflow(elements, *d, &elements) || elements > kMaxElements) {
+    if (__builtin_mul_overflow(elements, *d, &elements) || elements > kMaxTensorElements) {
       error(dim->loc) << "tensor has more than 2^48 elements";
       return std::nullopt;
     }
@@ -353,25 +414,39 @@ bool Analyzer::checkParam(ParamDecl &decl, ParamInfo &out, llvm::StringRef owner
   auto type = evalType(decl.type, /*allowInt=*/false);
   const Expr &init = *decl.init;
   std::string kind = init.kind == Expr::Kind::Name || init.kind == Expr::Kind::Call ? init.text : "";
-  size_t expected = 0;
-  if (kind == "zeros" || kind == "ones") {
-    expected = 0;
-  } else if (kind == "constant") {
-    expected = 1;
-  } else if (kind == "uniform") {
-    expected = 2;
-  } else if (kind == "normal") {
-    expected = init.operands.size() == 1 ? 1 : 2; // normal(std) or normal(mean, std)
-  } else {
+  struct Form {
+    size_t minArgs, maxArgs;
+    const char *usage;
+  };
+  std::optional<Form> form = llvm::StringSwitch<std::optional<Form>>(kind)
+                                 .Cases({"zeros", "ones"}, Form{0, 0, ""})
+                                 .Case("constant", Form{1, 1, "constant(v)"})
+                                 .Case("uniform", Form{2, 2, "uniform(lo, hi)"})
+                                 .Case("normal", Form{1, 2, "normal(std) or normal(mean, std)"})
+                                 .Default(std::nullopt);
+  if (!form) {
     error(init.loc) << "unknown initializer for '" << decl.name << "' in " << owner
                     << " (expected zeros, ones, constant(v), normal(std), normal(mean, std) or "
                        "uniform(lo, hi))";
     return false;
   }
-  if (init.operands.size() != expected || !init.namedArgs.empty() ||
-      (expected == 0 && init.kind == Expr::Kind::Call)) {
-    error(init.loc) << "initializer '" << kind << "' takes " << expected << " argument"
-                    << (expected == 1 ? "" : "s") << ", found " << init.operands.size();
+  size_t found = init.operands.size();
+  if (form->maxArgs == 0 && init.kind == Expr::Kind::Call) {
+    error(init.loc) << "initializer '" << kind << "' takes no arguments (write '" << kind << "')";
+    return false;
+  }
+  if (!init.namedArgs.empty()) {
+    error(init.namedArgs.front().loc) << "initializer '" << kind
+                                      << "' takes positional arguments only: " << form->usage;
+    return false;
+  }
+  if (found < form->minArgs || found > form->maxArgs) {
+    auto diag = error(init.loc);
+    diag << "initializer '" << kind << "' takes " << form->minArgs;
+    if (form->maxArgs != form->minArgs)
+      diag << " or " << form->maxArgs;
+    diag << " argument" << (form->maxArgs == 1 ? "" : "s") << " (" << form->usage << "), found "
+         << found;
     return false;
   }
   out.init = kind;
@@ -388,7 +463,8 @@ bool Analyzer::checkParam(ParamDecl &decl, ParamInfo &out, llvm::StringRef owner
   if (kind == "normal" && out.initArgs.size() == 1)
     out.initArgs.insert(out.initArgs.begin(), 0.0);
   if (kind == "normal" && out.initArgs[1] <= 0) {
-    error(init.loc) << "normal() needs a positive standard deviation, found " << out.initArgs[1];
+    error(init.loc) << "normal() needs a positive standard deviation, found "
+                    << formatNumber(out.initArgs[1]);
     return false;
   }
   if (kind == "uniform" && out.initArgs[0] >= out.initArgs[1]) {
@@ -405,7 +481,7 @@ bool Analyzer::checkParam(ParamDecl &decl, ParamInfo &out, llvm::StringRef owner
 // Functions and tensor expressions
 //===----------------------------------------------------------------------===//
 
-bool Analyzer::checkSignature(Function &fn, std::vector<TensorType> &args, TensorType &result) {
+bool Analyzer::checkSignature(Function &fn, MaybeTypes &args, std::optional<TensorType> &result) {
   bool ok = true;
   llvm::StringMap<llvm::SMLoc> seen;
   for (Argument &arg : fn.args) {
@@ -415,18 +491,44 @@ bool Analyzer::checkSignature(Function &fn, std::vector<TensorType> &args, Tenso
       noteDefinedHere(diag, it->second);
       ok = false;
     }
-    auto type = evalType(arg.type, /*allowInt=*/true);
-    ok = ok && type.has_value();
-    args.push_back(type.value_or(TensorType{}));
+    args.push_back(evalType(arg.type, /*allowInt=*/true));
+    ok = ok && args.back().has_value();
   }
-  auto type = evalType(fn.result, /*allowInt=*/true);
-  if (!type)
-    return false;
-  result = *type;
-  return ok;
+  result = evalType(fn.result, /*allowInt=*/true);
+  return ok && result.has_value();
 }
 
-void Analyzer::checkBody(Function &fn, FunctionScope &scope, const TensorType &result) {
+/// A local named like a visible parameter or a constant would make the name mean two things
+/// in one function: it is an error.
+bool Analyzer::checkHides(const std::string &name, llvm::SMLoc loc, const FunctionScope &scope) {
+  for (const ParamInfo &p : *scope.params) {
+    if (p.name != name)
+      continue;
+    auto diag = error(loc);
+    diag << "'" << name << "' hides the parameter '" << name << "'";
+    diag.attachNote(diags.location(p.loc)) << "the parameter is declared here";
+    return false;
+  }
+  if (auto it = constLocs.find(name); it != constLocs.end()) {
+    auto diag = error(loc);
+    diag << "'" << name << "' hides the constant '" << name << "'";
+    diag.attachNote(diags.location(it->second)) << "the constant is declared here";
+    return false;
+  }
+  return true;
+}
+
+void Analyzer::bindArguments(const Function &fn, const MaybeTypes &args, FunctionScope &scope) {
+  for (size_t i = 0; i < fn.args.size(); ++i) {
+    const Argument &arg = fn.args[i];
+    checkHides(arg.name, arg.loc, scope);
+    const std::optional<TensorType> &type = i < args.size() ? args[i] : std::nullopt;
+    scope.locals.try_emplace(arg.name, Local{type.value_or(TensorType{}), arg.loc, !type});
+  }
+}
+
+void Analyzer::checkBody(Function &fn, FunctionScope &scope,
+                         const std::optional<TensorType> &result) {
   bool returned = false;
   for (Stmt &s : fn.body) {
     if (returned) {
@@ -436,11 +538,10 @@ void Analyzer::checkBody(Function &fn, FunctionScope &scope, const TensorType &r
     auto type = checkExpr(*s.value, scope);
     switch (s.kind) {
     case Stmt::Kind::Let: {
-      if (info.consts.count(s.name) || constLocs.count(s.name)) {
-        error(s.nameLoc) << "'" << s.name << "' is a constant; pick another name";
-        break;
-      }
-      auto [it, inserted] = scope.locals.try_emplace(s.name, Local{type.value_or(TensorType{}), s.nameLoc});
+      checkHides(s.name, s.nameLoc, scope);
+      // A failed value binds a poisoned local: its uses report nothing more.
+      auto [it, inserted] =
+          scope.locals.try_emplace(s.name, Local{type.value_or(TensorType{}), s.nameLoc, !type});
       if (!inserted) {
         auto diag = error(s.nameLoc);
         diag << "'" << s.name << "' is already defined (to rebind it, write '" << s.name
@@ -452,8 +553,17 @@ void Analyzer::checkBody(Function &fn, FunctionScope &scope, const TensorType &r
     case Stmt::Kind::Assign: {
       auto it = scope.locals.find(s.name);
       if (it == scope.locals.end()) {
-        error(s.nameLoc) << "assignment to undefined name '" << s.name
-                         << "' (use 'let' to define it)";
+        if (llvm::any_of(*scope.params, [&](const ParamInfo &p) { return p.name == s.name; }))
+          error(s.nameLoc) << "cannot assign to the parameter '" << s.name
+                           << "' (parameters change only by training)";
+        else
+          error(s.nameLoc) << "assignment to undefined name '" << s.name
+                           << "' (use 'let' to define it)";
+        break;
+      }
+      if (it->second.poisoned) {
+        if (type) // the first known type of the name
+          it->second = Local{*type, it->second.loc};
         break;
       }
       if (type && *type != it->second.type)
@@ -464,9 +574,9 @@ void Analyzer::checkBody(Function &fn, FunctionScope &scope, const TensorType &r
     }
     case Stmt::Kind::Return:
       returned = true;
-      if (type && *type != result)
+      if (type && result && *type != *result)
         error(s.value->loc) << "returns " << type->str() << " but the declared result is "
-                            << result.str();
+                            << result->str();
       break;
     }
     if (diags.tooManyErrors())
@@ -474,6 +584,15 @@ void Analyzer::checkBody(Function &fn, FunctionScope &scope, const TensorType &r
   }
   if (!returned)
     error(fn.closeLoc) << "missing 'return' at the end of the body";
+}
+
+/// Every inferred type obeys the limit that declared types do.
+bool Analyzer::checkElementCount(const Expr &e, const TensorType &type) {
+  if (elementCount(type.shape))
+    return true;
+  error(e.loc) << "the result of '" << e.text << "', " << type.str()
+               << ", has more than 2^48 elements";
+  return false;
 }
 
 std::optional<TensorType> Analyzer::checkExpr(Expr &e, FunctionScope &scope) {
@@ -490,8 +609,11 @@ std::optional<TensorType> Analyzer::checkExpr(Expr &e, FunctionScope &scope) {
     error(e.loc) << "expected a tensor expression";
     return std::nullopt;
   case Expr::Kind::Name: {
-    if (auto it = scope.locals.find(e.text); it != scope.locals.end())
+    if (auto it = scope.locals.find(e.text); it != scope.locals.end()) {
+      if (it->second.poisoned)
+        return std::nullopt; // its definition's error was reported
       return e.type = it->second.type;
+    }
     for (const ParamInfo &p : *scope.params)
       if (p.name == e.text)
         return e.type = p.type;
@@ -563,7 +685,10 @@ std::optional<TensorType> Analyzer::checkExpr(Expr &e, FunctionScope &scope) {
                    << e.text << "'";
       return std::nullopt;
     }
-    return e.type = TensorType{a->dtype, *shape};
+    TensorType result{a->dtype, *shape};
+    if (!checkElementCount(e, result))
+      return std::nullopt;
+    return e.type = result;
   }
   case Expr::Kind::Call:
     return checkCall(e, scope);
@@ -648,10 +773,7 @@ std::optional<TensorType> Analyzer::checkCall(Expr &e, FunctionScope &scope) {
       return checkBlockCall(e, scope, b);
   const BuiltinSpec *spec = lookupBuiltin(e.text);
   if (!spec) {
-    if (scope.block && e.text == scope.block->name)
-      error(e.loc) << "block '" << e.text << "' cannot call itself";
-    else
-      error(e.loc) << "unknown function '" << e.text << "'";
+    error(e.loc) << "unknown function '" << e.text << "'";
     return std::nullopt;
   }
   size_t positional = e.operands.size();
@@ -664,7 +786,7 @@ std::optional<TensorType> Analyzer::checkCall(Expr &e, FunctionScope &scope) {
       diag << "at least " << spec->minTensors;
     else
       diag << spec->minTensors;
-    diag << " tensor argument" << (spec->minTensors == 1 && spec->maxTensors == 1 ? "" : "s");
+    diag << " tensor argument" << (spec->minTensors == 1 ? "" : "s");
     if (!spec->positionalAttrs.empty())
       diag << " and '" << spec->positionalAttrs.front() << "'";
     diag << ", found " << positional << " argument" << (positional == 1 ? "" : "s");
@@ -705,8 +827,17 @@ std::optional<TensorType> Analyzer::checkCall(Expr &e, FunctionScope &scope) {
 std::optional<TensorType> Analyzer::checkBlockCall(Expr &e, FunctionScope &scope,
                                                    const BlockInfo &b) {
   if (scope.block) {
-    error(e.loc) << "block '" << b.name << "' cannot be called from inside block '"
-                 << scope.block->name << "'";
+    if (scope.block->name == b.name)
+      error(e.loc) << "block '" << b.name << "' cannot call itself";
+    else
+      error(e.loc) << "block '" << b.name << "' cannot be called from inside block '"
+                   << scope.block->name << "'";
+    return std::nullopt;
+  }
+  // Pipeline partitioning gives each block's repetitions to stages: one use per block.
+  if (auto [it, inserted] = appliedBlocks.try_emplace(b.name, e.loc); !inserted) {
+    error(e.loc) << "block '" << b.name << "' is already applied at " << lineAndColumn(it->second)
+                 << "; each block runs once in forward";
     return std::nullopt;
   }
   if (!e.namedArgs.empty()) {
@@ -718,10 +849,10 @@ std::optional<TensorType> Analyzer::checkBlockCall(Expr &e, FunctionScope &scope
                  << (b.argTypes.size() == 1 ? "" : "s") << ", found " << e.operands.size();
     return std::nullopt;
   }
-  bool ok = true;
+  bool ok = b.valid; // an invalid block's errors are reported at the block
   for (size_t i = 0; i < e.operands.size(); ++i) {
     auto t = checkExpr(*e.operands[i], scope);
-    if (t && *t != b.argTypes[i]) {
+    if (t && b.valid && *t != b.argTypes[i]) {
       error(e.operands[i]->loc) << "argument " << i + 1 << " of block '" << b.name << "' must be "
                                 << b.argTypes[i].str() << ", found " << t->str();
       ok = false;
@@ -761,11 +892,27 @@ struct CallReader {
       double d = v->asDouble();
       if (d < min || (exclusiveMin && d == min)) {
         diags.error(a.value->loc) << "'" << name << "' must be " << (exclusiveMin ? "> " : ">= ")
-                                  << min << ", found " << d;
+                                  << formatNumber(min) << ", found " << formatNumber(d);
         ok = false;
         return;
       }
       out = d;
+    }
+  }
+  void integer(const char *name, int64_t &out,
+               std::function<std::optional<ConstValue>(const Expr &)> eval, int64_t min) {
+    for (const NamedArg &a : call.namedArgs) {
+      if (a.name != name)
+        continue;
+      auto v = eval(*a.value);
+      if (!v || v->kind != ConstValue::Kind::Int || v->i < min) {
+        if (v)
+          diags.error(a.value->loc) << "'" << name << "' must be an integer >= " << min
+                                    << ", found " << v->describe();
+        ok = false;
+        return;
+      }
+      out = v->i;
     }
   }
   void onlyKnown(std::initializer_list<const char *> names) {
@@ -848,10 +995,8 @@ void Analyzer::checkTrain() {
       t.lrSchedule.finalFraction = 0.0;
       CallReader r{diags, *v->call};
       r.onlyKnown({"warmup", "final"});
-      double warmup = 0;
-      r.number("warmup", warmup, evalFn, 0, false);
+      r.integer("warmup", t.lrSchedule.warmup, evalFn, 0);
       r.number("final", t.lrSchedule.finalFraction, evalFn, 0, false);
-      t.lrSchedule.warmup = static_cast<int64_t>(warmup);
       if (r.ok && t.lrSchedule.finalFraction > 1)
         error(s.value->loc) << "'final' is a fraction of the peak learning rate, at most 1";
     } else if (s.key == "recompute") {
@@ -932,24 +1077,39 @@ bool Analyzer::run() {
   evaluateConsts();
 
   for (ParamDecl &decl : module.params) {
-    if (!declareTopLevelName(decl.name, decl.loc))
+    if (!declareTopLevelName(decl.name, decl.loc, "parameter")) {
+      failed = true;
       continue;
+    }
     ParamInfo p;
     if (checkParam(decl, p, "the model"))
       info.params.push_back(std::move(p));
+    else
+      failed = true;
   }
 
   // Block signatures first, so forward can call any block wherever it is declared.
+  std::vector<MaybeTypes> blockArgs;                    // parallel to info.blocks
+  std::vector<std::optional<TensorType>> blockResults; // parallel to info.blocks
   for (BlockDecl &decl : module.blocks) {
-    if (!declareTopLevelName(decl.name, decl.loc))
+    if (!declareTopLevelName(decl.name, decl.loc, "block")) {
+      failed = true;
       continue;
+    }
     BlockInfo b;
     b.name = decl.name;
     b.loc = decl.loc;
     b.decl = &decl;
     auto count = evalPositiveInt(*decl.count, "a block's repeat count");
     b.count = count.value_or(1);
-    bool ok = count.has_value() && checkSignature(decl.fn, b.argTypes, b.resultType);
+    // The signature is checked even after a bad count, so the body still sees its arguments.
+    MaybeTypes args;
+    std::optional<TensorType> result;
+    bool ok = checkSignature(decl.fn, args, result);
+    ok = count.has_value() && ok;
+    for (const std::optional<TensorType> &arg : args)
+      b.argTypes.push_back(arg.value_or(TensorType{}));
+    b.resultType = result.value_or(TensorType{});
     llvm::StringMap<llvm::SMLoc> names;
     for (ParamDecl &pd : decl.params) {
       if (auto [it, inserted] = names.try_emplace(pd.name, pd.loc); !inserted) {
@@ -970,24 +1130,34 @@ bool Analyzer::run() {
       else
         ok = false;
     }
-    if (decl.fn.args.empty())
+    if (decl.fn.args.empty()) {
       error(decl.loc) << "block '" << decl.name << "' needs at least one argument";
-    for (size_t i = 0; ok && i < b.argTypes.size(); ++i)
-      if (b.argTypes[i].dtype == DType::i32)
+      ok = false;
+    }
+    for (size_t i = 0; i < args.size(); ++i)
+      if (args[i] && args[i]->dtype == DType::i32) {
         error(decl.fn.args[i].loc) << "block arguments are activations (f32 or bf16)";
-    if (ok && (b.argTypes.size() != 1 || b.argTypes[0] != b.resultType))
+        ok = false;
+      }
+    if (ok && (b.argTypes.size() != 1 || b.argTypes[0] != b.resultType)) {
       error(decl.loc) << "a repeated block maps its input to an output of the same type: "
                       << "takes " << (b.argTypes.empty() ? std::string("nothing") : b.argTypes[0].str())
                       << ", returns " << b.resultType.str();
+      ok = false;
+    }
+    b.valid = ok;
+    failed = failed || !ok;
     info.blocks.push_back(std::move(b));
+    blockArgs.push_back(std::move(args));
+    blockResults.push_back(result);
   }
 
   // Block bodies.
-  for (BlockInfo &b : info.blocks) {
+  for (size_t i = 0; i < info.blocks.size(); ++i) {
+    BlockInfo &b = info.blocks[i];
     FunctionScope scope{&b.params, &b, {}};
-    for (size_t i = 0; i < b.decl->fn.args.size() && i < b.argTypes.size(); ++i)
-      scope.locals[b.decl->fn.args[i].name] = Local{b.argTypes[i], b.decl->fn.args[i].loc};
-    checkBody(const_cast<BlockDecl *>(b.decl)->fn, scope, b.resultType);
+    bindArguments(b.decl->fn, blockArgs[i], scope);
+    checkBody(const_cast<BlockDecl *>(b.decl)->fn, scope, blockResults[i]);
   }
 
   checkTrain();
@@ -997,7 +1167,13 @@ bool Analyzer::run() {
     error(fileEnd()) << "missing 'forward' function";
   } else {
     Function &fn = module.forward->fn;
-    if (checkSignature(fn, info.forwardArgTypes, info.forwardResult)) {
+    MaybeTypes args;
+    std::optional<TensorType> result;
+    bool signatureOk = checkSignature(fn, args, result);
+    for (const std::optional<TensorType> &arg : args)
+      info.forwardArgTypes.push_back(arg.value_or(TensorType{}));
+    info.forwardResult = result.value_or(TensorType{});
+    if (signatureOk) {
       TensorType tokens{DType::i32, {info.train.microBatch, info.train.seqLen}};
       bool shapesKnown = info.train.microBatch > 0 && info.train.seqLen > 0;
       if (fn.args.size() != 2)
@@ -1013,11 +1189,10 @@ bool Analyzer::run() {
                              << info.forwardResult.str();
     }
     FunctionScope scope{&info.params, nullptr, {}};
-    for (size_t i = 0; i < fn.args.size() && i < info.forwardArgTypes.size(); ++i)
-      scope.locals[fn.args[i].name] = Local{info.forwardArgTypes[i], fn.args[i].loc};
-    checkBody(fn, scope, info.forwardResult);
+    bindArguments(fn, args, scope);
+    checkBody(fn, scope, result);
   }
-  return diags.errorCount() == errorsBefore;
+  return !failed && diags.errorCount() == errorsBefore;
 }
 
 bool ingot::lang::analyze(Module &module, Diagnostics &diags,

@@ -34,6 +34,7 @@ struct BlockInfo {
   std::vector<TensorType> argTypes;
   TensorType resultType;
   const BlockDecl *decl = nullptr;
+  bool valid = true; // false when its count, signature or parameters had errors
 };
 
 struct OptimizerConfig {
@@ -82,6 +83,12 @@ struct ConstOverride {
 /// Checks `module` and fills `info`. Returns false if any error was reported.
 bool analyze(Module &module, Diagnostics &diags, llvm::ArrayRef<ConstOverride> overrides,
              ModelInfo &info);
+
+/// The largest tensor Ingot accepts: 2^48 elements (far past any GPU's memory).
+constexpr int64_t kMaxTensorElements = int64_t(1) << 48;
+
+/// The number of elements of `shape`; nullopt when it exceeds kMaxTensorElements (or int64).
+std::optional<int64_t> elementCount(llvm::ArrayRef<int64_t> shape);
 
 /// numpy broadcasting of two shapes; nullopt if they do not broadcast.
 std::optional<llvm::SmallVector<int64_t, 4>> broadcastShapes(llvm::ArrayRef<int64_t> a,

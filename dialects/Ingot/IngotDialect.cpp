@@ -16,6 +16,7 @@ void IngotDialect::initialize() {
 #include "dialects/Ingot/IngotOps.cpp.inc"
       >();
   attachVjpModels(*getContext());
+  attachCostModels(*getContext());
 }
 
 Operation *IngotDialect::materializeConstant(OpBuilder &builder,

@@ -55,6 +55,8 @@ BroadcastingElementwise<ConcreteType>::verifyTrait(mlir::Operation *op) {
 namespace ingot {
 /// Attaches the reverse-mode rules (IngotVjp.cpp) to the ops; the dialect does it on load.
 void attachVjpModels(mlir::MLIRContext &context);
+/// Attaches the cost model (IngotCost.cpp) to every op; the dialect does it on load.
+void attachCostModels(mlir::MLIRContext &context);
 } // namespace ingot
 
 #endif // INGOT_DIALECTS_INGOT_INGOTOPS_H

@@ -570,6 +570,16 @@ std::string ingot::describeModule(ModuleOp module, const HostEmitOptions &option
      << "  \"target\": \"host\",\n"
      << "  \"compute_dtype\": \"" << (options.f64 ? "f64" : "f32") << "\",\n"
      << "  \"parameters\": " << count << ",\n";
+  // The cost model's arithmetic per micro-batch (IngotCostOpInterface).
+  auto flops = [&](StringRef fn) {
+    uint64_t total = 0;
+    if (auto f = module.lookupSymbol<func::FuncOp>(fn))
+      f.walk([&](IngotCostOpInterface op) { total += op.getFlops(); });
+    return total;
+  };
+  os << "  \"flops\": {\"forward\": " << flops("forward")
+     << ", \"forward_backward\": " << flops("forward_backward")
+     << ", \"optimizer_step\": " << flops("optimizer_step") << "},\n";
   auto dict = [&](StringRef key) {
     os << "  \"" << key.drop_front(6) << "\": {";
     auto attr = module->getAttrOfType<DictionaryAttr>(key);
@@ -577,14 +587,14 @@ std::string ingot::describeModule(ModuleOp module, const HostEmitOptions &option
     for (NamedAttribute a : attr) {
       os << (first ? "" : ", ") << "\"" << a.getName().getValue() << "\": ";
       first = false;
-      if (auto i = llvm::dyn_cast<IntegerAttr>(a.getValue()))
+      if (auto b = llvm::dyn_cast<BoolAttr>(a.getValue()))
+        os << (b.getValue() ? "true" : "false");
+      else if (auto i = llvm::dyn_cast<IntegerAttr>(a.getValue()))
         os << i.getInt();
       else if (auto f = llvm::dyn_cast<FloatAttr>(a.getValue()))
-        os << number(f.getValueAsDouble());
+        os << llvm::format("%.9g", f.getValueAsDouble());
       else if (auto s = llvm::dyn_cast<StringAttr>(a.getValue()))
         os << "\"" << s.getValue() << "\"";
-      else if (auto b = llvm::dyn_cast<BoolAttr>(a.getValue()))
-        os << (b.getValue() ? "true" : "false");
       else if (auto arr = llvm::dyn_cast<DenseI64ArrayAttr>(a.getValue()))
         os << "[" << llvm::join(llvm::map_range(arr.asArrayRef(),
                                                 [](int64_t v) { return std::to_string(v); }),
