@@ -1,6 +1,7 @@
 # -*- Python -*-
-# lit configuration for Ingot: the lang, Dialect and examples suites.
+# lit configuration for Ingot: the lang, Dialect, examples and e2e suites.
 import os
+import subprocess
 
 import lit.formats
 from lit.llvm import llvm_config
@@ -25,6 +26,14 @@ llvm_config.with_environment("PATH", config.ingot_tools_dir, append_path=True)
 
 tool_dirs = [config.ingot_tools_dir, config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(["ingotc", "ingot-opt"], tool_dirs)
+
+# The end-to-end suite (test/e2e) runs its helpers with Debian's python3, which has torch.
+# (Before lit's own %python, which would match its prefix.)
+config.substitutions.insert(0, ("%python3", "/usr/bin/python3"))
+if os.path.exists("/usr/bin/python3") and subprocess.run(
+        ["/usr/bin/python3", "-c", "import torch"], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL).returncode == 0:
+    config.available_features.add("torch")
 
 if config.ingot_nvcc and os.path.exists(config.ingot_nvcc):
     config.available_features.add("nvcc")
