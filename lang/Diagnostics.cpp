@@ -19,13 +19,17 @@ mlir::Location Diagnostics::location(llvm::SMLoc loc) const {
 mlir::InFlightDiagnostic Diagnostics::error(llvm::SMLoc loc) {
   ++errors;
   mlir::InFlightDiagnostic diag = mlir::emitError(location(loc));
-  if (errors > kMaxErrors)
+  if (errors > kMaxErrors) {
     diag.abandon(); // still accepts text and notes, but is never reported
+    if (errors == kMaxErrors + 1)
+      llvm::WithColor::note(llvm::errs())
+          << "too many errors; only the first " << kMaxErrors << " are shown\n";
+  }
   return diag;
 }
 
 void Diagnostics::commandLineError(const llvm::Twine &message) {
   ++errors;
   if (errors <= kMaxErrors)
-    llvm::WithColor::error(llvm::errs()) << message << "\n";
+    llvm::WithColor::error(llvm::errs(), "ingotc") << message << "\n";
 }

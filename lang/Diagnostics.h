@@ -31,8 +31,8 @@ public:
   /// the error is still counted but not shown.
   mlir::InFlightDiagnostic error(llvm::SMLoc loc);
 
-  /// An error about the command line, not the source (`--set`): printed as `error: MESSAGE`
-  /// on stderr, without a location, and counted.
+  /// An error about the command line, not the source (`--set`): printed on stderr as
+  /// `ingotc: error: MESSAGE`, without a location, and counted.
   void commandLineError(const llvm::Twine &message);
 
   unsigned errorCount() const { return errors; }

@@ -221,9 +221,7 @@ mlir::Value Generator::emitCall(const Expr &e) {
   mlir::Location at = loc(e.loc);
   mlir::Type result = tensorType(*e.type);
   llvm::SmallVector<mlir::Value> operands;
-  // Sema resolves a callee as a block first; so does this (and rejects blocks named like builtins).
-  bool isBlock = llvm::any_of(info.blocks, [&](const BlockInfo &b) { return b.name == e.text; });
-  const OpMapping *mapping = isBlock ? nullptr : mappingFor(e.text);
+  const OpMapping *mapping = mappingFor(e.text);
   // Blocks: only the tensor operands. Builtins: positional attributes are not operands.
   size_t tensors = e.operands.size();
   if (mapping && (e.text == "reshape" || e.text == "transpose" || e.text == "cast"))

@@ -4,6 +4,7 @@
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/ADT/StringSwitch.h"
 
 #include <functional>
@@ -62,6 +63,7 @@ struct FunctionScope {
   const std::vector<ParamInfo> *params; // the block's, or the model's for forward
   const BlockInfo *block = nullptr;     // the block being checked, if any
   llvm::StringMap<Local> locals;
+  llvm::StringSet<> failedParams; // parameters dropped after an error: uses report nothing more
 };
 
 class Analyzer {
@@ -617,6 +619,8 @@ std::optional<TensorType> Analyzer::checkExpr(Expr &e, FunctionScope &scope) {
     for (const ParamInfo &p : *scope.params)
       if (p.name == e.text)
         return e.type = p.type;
+    if (scope.failedParams.contains(e.text))
+      return std::nullopt;
     if (auto it = info.consts.find(e.text); it != info.consts.end() && it->second.isNumber()) {
       e.folded = it->second.asDouble();
       return e.type = TensorType{DType::f32, {}};
@@ -768,11 +772,12 @@ bool Analyzer::evalAttributes(const BuiltinSpec &spec, Expr &call, size_t firstA
 }
 
 std::optional<TensorType> Analyzer::checkCall(Expr &e, FunctionScope &scope) {
-  for (const BlockInfo &b : info.blocks)
-    if (b.name == e.text)
-      return checkBlockCall(e, scope, b);
+  // A builtin's name always means the builtin (a block may not take it), as in MLIRGen.
   const BuiltinSpec *spec = lookupBuiltin(e.text);
   if (!spec) {
+    for (const BlockInfo &b : info.blocks)
+      if (b.name == e.text)
+        return checkBlockCall(e, scope, b);
     error(e.loc) << "unknown function '" << e.text << "'";
     return std::nullopt;
   }
@@ -1076,21 +1081,25 @@ bool Analyzer::run() {
     error(fileStart()) << "missing 'model NAME;' declaration";
   evaluateConsts();
 
+  llvm::StringSet<> failedModelParams;
   for (ParamDecl &decl : module.params) {
     if (!declareTopLevelName(decl.name, decl.loc, "parameter")) {
       failed = true;
       continue;
     }
     ParamInfo p;
-    if (checkParam(decl, p, "the model"))
+    if (checkParam(decl, p, "the model")) {
       info.params.push_back(std::move(p));
-    else
+    } else {
+      failedModelParams.insert(decl.name);
       failed = true;
+    }
   }
 
   // Block signatures first, so forward can call any block wherever it is declared.
   std::vector<MaybeTypes> blockArgs;                    // parallel to info.blocks
   std::vector<std::optional<TensorType>> blockResults; // parallel to info.blocks
+  std::vector<llvm::StringSet<>> blockFailedParams;     // parallel to info.blocks
   for (BlockDecl &decl : module.blocks) {
     if (!declareTopLevelName(decl.name, decl.loc, "block")) {
       failed = true;
@@ -1111,6 +1120,7 @@ bool Analyzer::run() {
       b.argTypes.push_back(arg.value_or(TensorType{}));
     b.resultType = result.value_or(TensorType{});
     llvm::StringMap<llvm::SMLoc> names;
+    llvm::StringSet<> failedParams;
     for (ParamDecl &pd : decl.params) {
       if (auto [it, inserted] = names.try_emplace(pd.name, pd.loc); !inserted) {
         auto diag = error(pd.loc);
@@ -1125,10 +1135,12 @@ bool Analyzer::run() {
         continue;
       }
       ParamInfo p;
-      if (checkParam(pd, p, "block '" + decl.name + "'"))
+      if (checkParam(pd, p, "block '" + decl.name + "'")) {
         b.params.push_back(std::move(p));
-      else
+      } else {
+        failedParams.insert(pd.name);
         ok = false;
+      }
     }
     if (decl.fn.args.empty()) {
       error(decl.loc) << "block '" << decl.name << "' needs at least one argument";
@@ -1150,12 +1162,13 @@ bool Analyzer::run() {
     info.blocks.push_back(std::move(b));
     blockArgs.push_back(std::move(args));
     blockResults.push_back(result);
+    blockFailedParams.push_back(std::move(failedParams));
   }
 
   // Block bodies.
   for (size_t i = 0; i < info.blocks.size(); ++i) {
     BlockInfo &b = info.blocks[i];
-    FunctionScope scope{&b.params, &b, {}};
+    FunctionScope scope{&b.params, &b, {}, std::move(blockFailedParams[i])};
     bindArguments(b.decl->fn, blockArgs[i], scope);
     checkBody(const_cast<BlockDecl *>(b.decl)->fn, scope, blockResults[i]);
   }
@@ -1188,7 +1201,7 @@ bool Analyzer::run() {
         error(fn.result.loc) << "forward returns the loss, an f32 scalar, found "
                              << info.forwardResult.str();
     }
-    FunctionScope scope{&info.params, nullptr, {}};
+    FunctionScope scope{&info.params, nullptr, {}, std::move(failedModelParams)};
     bindArguments(fn, args, scope);
     checkBody(fn, scope, result);
   }

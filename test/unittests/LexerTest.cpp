@@ -51,6 +51,18 @@ TEST(Lexer, MalformedNumbersAreOneError) {
   EXPECT_EQ(h.errors[1].col, 6u);
 }
 
+TEST(Lexer, NumberWithTwoDotsIsOneError) {
+  test::Harness h(".5.3 1.2.3 x");
+  auto tokens = h.lex();
+  ASSERT_EQ(tokens.size(), 3u);
+  EXPECT_EQ(tokens[0].kind, TokenKind::error);
+  EXPECT_EQ(tokens[1].kind, TokenKind::error);
+  EXPECT_EQ(tokens[2].kind, TokenKind::identifier);
+  ASSERT_EQ(h.errors.size(), 2u);
+  EXPECT_NE(h.errors[0].message.find("malformed number '.5.3'"), std::string::npos);
+  EXPECT_EQ(h.errors[1].col, 6u);
+}
+
 TEST(Lexer, CommentsAndStrings) {
   test::Harness h("a // comment with ünïcode\n\"1f1b\" b");
   auto tokens = h.lex();

@@ -84,6 +84,38 @@ TEST(Sema, ShapesFlowThroughOps) {
   EXPECT_EQ(q.value->attrs.at("axis").i, 2); // normalized
 }
 
+TEST(Sema, RecomputeBlockIsAValue) {
+  std::string src = test::modelWith("", "");
+  src.replace(src.find("seq_len = 4;"), 12, "seq_len = 4; recompute = block;");
+  test::Harness h(src);
+  lang::Module m;
+  ASSERT_TRUE(h.check(m)) << (h.errors.empty() ? "" : h.errors[0].message);
+  EXPECT_EQ(h.info.train.recompute, "block");
+}
+
+TEST(Sema, DroppedDeclarationsFailTheAnalysis) {
+  // The parameter cannot be checked (its dimension has no value): analyze() must fail, and
+  // the self reference is the one error.
+  test::Harness h(test::modelWith("const a = a + 1;\nparam w: f32[a] = zeros;", "  let y = x * a;"));
+  lang::Module m;
+  EXPECT_FALSE(h.check(m));
+  ASSERT_EQ(h.errors.size(), 1u);
+  EXPECT_NE(h.errors[0].message.find("constant 'a' is used in its own definition"),
+            std::string::npos);
+  EXPECT_TRUE(h.info.params.size() == 1u); // emb only
+}
+
+TEST(Sema, AtMostFiftyErrorsAreShown) {
+  std::string decls;
+  for (int i = 0; i < 60; ++i)
+    decls += "const c" + std::to_string(i) + " = 1 / 0;\n";
+  test::Harness h(test::modelWith(decls, ""));
+  lang::Module m;
+  EXPECT_FALSE(h.check(m));
+  EXPECT_EQ(h.errors.size(), static_cast<size_t>(lang::Diagnostics::kMaxErrors));
+  EXPECT_EQ(h.diags.errorCount(), 60u);
+}
+
 struct BadCase {
   const char *decls;
   const char *body;
@@ -123,4 +155,12 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"param q: f32[D] = gaussian(1);", "", "unknown initializer"},
         BadCase{"const D = 9;", "", "redefinition of 'D'"},
         BadCase{"", "  let y = reshape(x, [3, 5]);", "cannot reshape"},
-        BadCase{"const big = 9223372036854775807 * 2;", "", "integer overflow"}));
+        BadCase{"const big = 9223372036854775807 * 2;", "", "integer overflow"},
+        BadCase{"const m = -9223372036854775807 - 1;\nconst q = m / -1;", "", "integer overflow"},
+        BadCase{"const a = b;\nconst b = 2;", "", "constant 'b' is used before its definition"},
+        BadCase{"block gelu[2](h: f32[2, 4, 8]) -> f32[2, 4, 8] { return h; }", "",
+                "block 'gelu' has the name of a builtin function"},
+        BadCase{"", "  let emb = x;", "'emb' hides the parameter 'emb'"},
+        BadCase{"", "  emb = x;", "cannot assign to the parameter 'emb'"},
+        BadCase{"param q: f32[D] = zeros();", "", "takes no arguments (write 'zeros')"},
+        BadCase{"", "  let y = concat(axis = 0);", "takes at least 1 tensor argument,"}));
