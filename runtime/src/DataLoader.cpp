@@ -13,10 +13,22 @@
 
 namespace ingot::rt {
 
+// The directory glob() could not read, and why (for the GLOB_ABORTED message).
+static thread_local std::string globErrorPath;
+static thread_local int globErrno = 0;
+
+static int globError(const char *path, int err) {
+  globErrorPath = path;
+  globErrno = err;
+  return 1;
+}
+
 std::vector<std::string> globFiles(const std::string &pattern, const char *flag) {
   glob_t g;
   std::memset(&g, 0, sizeof(g));
-  int rc = ::glob(pattern.c_str(), GLOB_ERR, nullptr, &g);
+  globErrorPath.clear();
+  globErrno = 0;
+  int rc = ::glob(pattern.c_str(), GLOB_ERR, globError, &g);
   std::vector<std::string> files;
   if (rc == 0)
     for (size_t i = 0; i < g.gl_pathc; ++i)
@@ -25,8 +37,8 @@ std::vector<std::string> globFiles(const std::string &pattern, const char *flag)
   if (rc == GLOB_NOSPACE)
     throw DataError(format("%s '%s': out of memory while matching files", flag, pattern.c_str()));
   if (rc == GLOB_ABORTED)
-    throw DataError(format("%s '%s': cannot read a directory of the pattern", flag,
-                           pattern.c_str()));
+    throw DataError(format("%s '%s': cannot read directory '%s': %s", flag, pattern.c_str(),
+                           globErrorPath.c_str(), std::strerror(globErrno)));
   if (files.empty())
     throw DataError(format("%s '%s': no file matches", flag, pattern.c_str()));
   std::sort(files.begin(), files.end());
