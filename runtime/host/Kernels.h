@@ -6,8 +6,9 @@
 //
 // Determinism: every kernel parallelizes (OpenMP) over output elements only, and each output
 // element is computed by one thread with its reduction in a fixed (ascending index) order, so
-// results are bit-identical for any thread count. Nothing here allocates more than small
-// per-thread stack buffers.
+// results are bit-identical for any thread count. Scratch memory is small and per call: matmul
+// tiles per thread, O(keys) per thread in attention, O(rows) for row statistics and per-row
+// losses.
 //
 //===----------------------------------------------------------------------===//
 #ifndef INGOT_RT_HOST_KERNELS_H
