@@ -35,5 +35,9 @@ if os.path.exists("/usr/bin/python3") and subprocess.run(
         stderr=subprocess.DEVNULL).returncode == 0:
     config.available_features.add("torch")
 
-if config.ingot_nvcc and os.path.exists(config.ingot_nvcc):
+if (config.ingot_nvcc and os.path.exists(config.ingot_nvcc) and
+        config.ingot_cuda_host_compiler and os.path.exists(config.ingot_cuda_host_compiler)):
     config.available_features.add("nvcc")
+    # nvcc 13 does not accept clang 22: it compiles host code with the g++ CMake found.
+    config.substitutions.append(("%nvcc", config.ingot_nvcc + " -ccbin " +
+                                 config.ingot_cuda_host_compiler))

@@ -8,7 +8,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/corpus" "$work/artifacts"
 cp -r "$corpus"/. "$work/corpus/" 2>/dev/null || true
-find "$seeds" -type f -name '*.ingot' -exec cp {} "$work/corpus/" \;
+find "$seeds" -type f \( -name '*.ingot' -o -name '*.json' \) -exec cp {} "$work/corpus/" \;
 # -timeout: one input taking longer than 10 s counts as a hang; -rss_limit_mb bounds memory.
 "$fuzzer" "$work/corpus" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 \
   ${dict:+-dict="$dict"} -max_len=16384 -artifact_prefix="$work/artifacts/" -print_final_stats=1 2>&1 | tail -n 25

@@ -8,7 +8,10 @@
 // source line and a caret; any error exits with status 1.
 //
 //===----------------------------------------------------------------------===//
+#include "compiler/Target/Cuda/CudaEmitter.h"
+#include "compiler/ClusterMap/ClusterMap.h"
 #include "compiler/Target/Host/HostEmitter.h"
+#include "compiler/ingotc/MemoryFit.h"
 #include "compiler/Transforms/Passes.h"
 #include "lang/MLIRGen.h"
 #include "lang/Parser.h"
@@ -23,6 +26,7 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
 #include "llvm/Support/InitLLVM.h"
@@ -39,8 +43,8 @@ namespace cl = llvm::cl;
 using namespace ingot;
 
 namespace {
-enum class Emit { AST, Ingot, Train, Planned, Host, Exe };
-enum class Target { None, Host };
+enum class Emit { AST, Ingot, Train, Planned, Host, Cuda, Exe };
+enum class Target { None, Host, Cuda };
 
 cl::OptionCategory category("ingotc options");
 cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.ingot>"), cl::Required,
@@ -56,16 +60,23 @@ cl::opt<Emit> emit(
                clEnumValN(Emit::Planned, "planned",
                           "the training step with its memory plan (arena offsets)"),
                clEnumValN(Emit::Host, "host", "the generated C++ of the host target"),
+               clEnumValN(Emit::Cuda, "cuda", "the generated CUDA of the cuda target"),
                clEnumValN(Emit::Exe, "exe", "the training executable (needs --target)")),
     cl::cat(category));
 cl::opt<Target> target("target", cl::desc("What the executable runs on"), cl::init(Target::None),
                        cl::values(clEnumValN(Target::Host, "host",
-                                             "portable C++ with OpenMP (reference, CI)")),
+                                             "portable C++ with OpenMP (reference, CI)"),
+                                  clEnumValN(Target::Cuda, "cuda",
+                                             "one NVIDIA GPU (sm_90a): CUDA kernels and cuBLAS")),
                        cl::cat(category));
 cl::opt<bool> useF64("f64", cl::desc("Host target in float64 (gradient checks; tests only)"),
                      cl::cat(category));
+cl::opt<std::string> clusterFile(
+    "cluster", cl::desc("The cluster map (JSON, runtime/schema/cluster.fbs): devices and layout"),
+    cl::value_desc("map.json"), cl::cat(category));
 cl::opt<bool> keepSource("keep-source",
-                         cl::desc("Keep the generated source beside the executable (FILE.cpp)"),
+                         cl::desc("Keep the generated source beside the executable (FILE.cpp, "
+                                  "or FILE.cu for the cuda target)"),
                          cl::cat(category));
 cl::list<std::string> overrides("set", cl::desc("Override a model constant: --set layers=24"),
                                 cl::value_desc("name=value"), cl::cat(category));
@@ -129,6 +140,47 @@ static Emit effectiveStage() {
   return target == Target::None ? Emit::Ingot : Emit::Exe;
 }
 
+/// Reads --cluster, applies its layout over the model's parallel section, and checks that the
+/// layout fits the map and the model. Errors go to stderr; nullopt after any.
+static std::optional<ingot::ClusterMap> readCluster(lang::ModelInfo &info) {
+  auto fail = [](const llvm::Twine &message) {
+    llvm::WithColor::error(llvm::errs(), "ingotc") << message << "\n";
+    return std::nullopt;
+  };
+  auto buffer = llvm::MemoryBuffer::getFile(clusterFile, /*IsText=*/true);
+  if (std::error_code ec = buffer.getError())
+    return fail("cannot read the cluster map '" + clusterFile + "': " + ec.message());
+  std::string errors;
+  auto map = ingot::parseClusterMap((*buffer)->getBuffer(), clusterFile, errors);
+  if (!map) {
+    llvm::errs() << errors;
+    return std::nullopt;
+  }
+  lang::ParallelConfig &p = info.parallel;
+  std::string layout = ingot::checkLayout(*map, p.stages, p.data, p.microbatches, p.schedule,
+                                          p.chunks);
+  if (!layout.empty())
+    return fail(clusterFile + ": " + layout);
+  int64_t layers = 0;
+  for (const lang::BlockInfo &b : info.blocks)
+    layers += b.count;
+  if (p.stages * p.chunks > std::max<int64_t>(layers, 1))
+    return fail(llvm::formatv("{0}: {1} stages x {2} chunks need at least as many repeated "
+                              "layers, but the model has {3}",
+                              clusterFile, p.stages, p.chunks, layers)
+                    .str());
+  bool gpuTarget = target == Target::Cuda;
+  if (target != Target::None && gpuTarget != (map->deviceKind == "gpu"))
+    return fail(clusterFile + ": the map's devices are '" + map->deviceKind + "' but --target=" +
+                (gpuTarget ? "cuda" : "host") + " needs " + (gpuTarget ? "'gpu'" : "'cpu'"));
+  if (p.stages > 1 || p.data > 1)
+    return fail(llvm::formatv("{0}: pipeline and data parallelism (stages = {1}, data = {2}) "
+                              "are not implemented yet; this ingotc builds one-rank trainers",
+                              clusterFile, p.stages, p.data)
+                    .str());
+  return map;
+}
+
 static int compile(llvm::SourceMgr &sourceMgr, mlir::MLIRContext &context, llvm::raw_ostream &os) {
   std::vector<lang::ConstOverride> sets;
   for (const std::string &s : overrides) {
@@ -154,7 +206,21 @@ static int compile(llvm::SourceMgr &sourceMgr, mlir::MLIRContext &context, llvm:
   if (!lang::analyze(module, diags, sets, info))
     return 1;
   if (effectiveStage() >= Emit::Host && target == Target::None) {
-    llvm::WithColor::error(llvm::errs(), "ingotc") << "--emit=host and --emit=exe need --target=host\n";
+    llvm::WithColor::error(llvm::errs(), "ingotc")
+        << "--emit=host, --emit=cuda and --emit=exe need --target=host or --target=cuda\n";
+    return 1;
+  }
+  std::optional<ingot::ClusterMap> cluster;
+  if (!clusterFile.empty()) {
+    cluster = readCluster(info);
+    if (!cluster)
+      return 1;
+  }
+  if ((effectiveStage() == Emit::Host && target != Target::Host) ||
+      (effectiveStage() == Emit::Cuda && target != Target::Cuda)) {
+    llvm::WithColor::error(llvm::errs(), "ingotc")
+        << "--emit=" << (effectiveStage() == Emit::Host ? "host" : "cuda") << " needs --target="
+        << (effectiveStage() == Emit::Host ? "host" : "cuda") << "\n";
     return 1;
   }
   mlir::OwningOpRef<mlir::ModuleOp> ir = lang::mlirGen(module, info, diags);
@@ -179,6 +245,13 @@ static int compile(llvm::SourceMgr &sourceMgr, mlir::MLIRContext &context, llvm:
   if (mlir::failed(plan.run(*ir)))
     return 1;
   reportMemory(*ir);
+  if (cluster) {
+    std::string fit = ingot::checkMemoryFit(*ir, cluster->deviceMemoryBytes, cluster->deviceModel);
+    if (!fit.empty()) {
+      llvm::WithColor::error(llvm::errs(), "ingotc") << clusterFile << ": " << fit << "\n";
+      return 1;
+    }
+  }
   if (stage == Emit::Planned)
     return printIR(*ir, os);
 
@@ -189,9 +262,11 @@ static int compile(llvm::SourceMgr &sourceMgr, mlir::MLIRContext &context, llvm:
   hostOptions.compilerVersion = INGOT_VERSION;
   std::string program;
   llvm::raw_string_ostream programStream(program);
-  if (mlir::failed(ingot::emitHostProgram(*ir, hostOptions, programStream)))
+  if (mlir::failed(target == Target::Cuda
+                       ? ingot::emitCudaProgram(*ir, hostOptions, programStream)
+                       : ingot::emitHostProgram(*ir, hostOptions, programStream)))
     return 1;
-  if (stage == Emit::Host) {
+  if (stage == Emit::Host || stage == Emit::Cuda) {
     os << program;
     return 0;
   }
@@ -199,8 +274,22 @@ static int compile(llvm::SourceMgr &sourceMgr, mlir::MLIRContext &context, llvm:
   return -1; // main builds the executable from it
 }
 
-/// Compiles the generated program with the host C++ compiler and links libingot_rt, found beside
-/// this executable (../lib of the build tree or the install prefix).
+/// Runs `args` (args[0] is the program), failing with the whole command line.
+static bool runTool(llvm::StringRef what, llvm::ArrayRef<std::string> args) {
+  llvm::SmallVector<llvm::StringRef> argRefs(args.begin(), args.end());
+  std::string errorMessage;
+  int rc = llvm::sys::ExecuteAndWait(args[0], argRefs, std::nullopt, {}, 0, 0, &errorMessage);
+  if (rc == 0)
+    return true;
+  llvm::WithColor::error(llvm::errs(), "ingotc")
+      << what << " failed (" << (errorMessage.empty() ? "exit " + std::to_string(rc) : errorMessage)
+      << "): " << llvm::join(args, " ") << "\n";
+  return false;
+}
+
+/// Compiles the generated program (the host C++ compiler; nvcc first for the cuda target) and
+/// links libingot_rt, found beside this executable (../lib of the build tree or the install
+/// prefix).
 static int buildExecutable(const char *argv0, const std::string &program) {
   auto fail = [](const llvm::Twine &message) {
     llvm::WithColor::error(llvm::errs(), "ingotc") << message << "\n";
@@ -208,17 +297,22 @@ static int buildExecutable(const char *argv0, const std::string &program) {
   };
   if (outputFile == "-")
     return fail("the executable needs a file name: -o FILE");
+  const bool cuda = target == Target::Cuda;
   std::string self = llvm::sys::fs::getMainExecutable(argv0, (void *)&buildExecutable);
   llvm::SmallString<256> libDir(llvm::sys::path::parent_path(llvm::sys::path::parent_path(self)));
   llvm::sys::path::append(libDir, "lib");
-  llvm::SmallString<256> rt(libDir), rtMain(libDir);
+  llvm::SmallString<256> rt(libDir), rtMain(libDir), rtCuda(libDir);
   llvm::sys::path::append(rt, "libingot_rt.a");
   llvm::sys::path::append(rtMain, "libingot_rt_main.a");
+  llvm::sys::path::append(rtCuda, "libingot_rt_cuda.a");
   if (!llvm::sys::fs::exists(rt) || !llvm::sys::fs::exists(rtMain))
     return fail("cannot find libingot_rt.a and libingot_rt_main.a in '" + libDir +
                 "' (build the ingot_rt and ingot_rt_main targets)");
+  if (cuda && !llvm::sys::fs::exists(rtCuda))
+    return fail("cannot find libingot_rt_cuda.a in '" + libDir +
+                "': the cuda target needs Ingot built where nvcc was found (INGOT_NVCC)");
 
-  std::string source = outputFile + ".cpp";
+  std::string source = outputFile + (cuda ? ".cu" : ".cpp");
   {
     std::error_code ec;
     llvm::raw_fd_ostream out(source, ec);
@@ -231,18 +325,35 @@ static int buildExecutable(const char *argv0, const std::string &program) {
   auto cxxPath = llvm::sys::findProgramByName(cxx);
   if (!cxxPath)
     return fail("cannot find the C++ compiler '" + cxx + "' (set INGOT_CXX)");
-  llvm::SmallVector<std::string> args = {*cxxPath, "-std=c++17", "-O2", "-fopenmp", "-w"};
+  llvm::SmallVector<std::string> includes;
   for (llvm::StringRef dir : llvm::split(INGOT_RUNTIME_INCLUDE_DIRS, '|'))
-    args.push_back(("-I" + dir).str());
-  args.append({source, std::string(rtMain), std::string(rt), "-o", outputFile});
-  llvm::SmallVector<llvm::StringRef> argRefs(args.begin(), args.end());
-  std::string errorMessage;
-  int rc = llvm::sys::ExecuteAndWait(*cxxPath, argRefs, std::nullopt, {}, 0, 0, &errorMessage);
-  if (rc != 0) {
-    std::string command = llvm::join(args, " ");
-    return fail("the host compiler failed (" + (errorMessage.empty() ? "exit " + std::to_string(rc) : errorMessage) +
-                "): " + command);
+    includes.push_back(("-I" + dir).str());
+
+  llvm::SmallVector<std::string> link = {*cxxPath, "-std=c++17", "-O2", "-fopenmp", "-w"};
+  std::string object = outputFile + ".o";
+  if (cuda) {
+    const char *nvccEnv = std::getenv("INGOT_NVCC");
+    std::string nvcc = nvccEnv && *nvccEnv ? nvccEnv : INGOT_NVCC;
+    auto nvccPath = llvm::sys::findProgramByName(nvcc);
+    if (!nvccPath)
+      return fail("cannot find nvcc '" + nvcc + "' (set INGOT_NVCC)");
+    llvm::SmallVector<std::string> compile = {*nvccPath, "-std=c++17", "-O2", "-arch=sm_90a",
+                                              "-ccbin", INGOT_CUDA_HOST_COMPILER, "-w"};
+    compile.append(includes.begin(), includes.end());
+    compile.append({"-c", source, "-o", object});
+    if (!runTool("nvcc", compile))
+      return 1;
+    link.append({object, std::string(rtMain), std::string(rt), std::string(rtCuda),
+                 "-L" INGOT_CUDA_LIB_DIR, "-Wl,-rpath," INGOT_CUDA_LIB_DIR, "-lcublas",
+                 "-lcudart", "-o", outputFile});
+  } else {
+    link.append(includes.begin(), includes.end());
+    link.append({source, std::string(rtMain), std::string(rt), "-o", outputFile});
   }
+  if (!runTool(cuda ? "linking the trainer" : "the host compiler", link))
+    return 1;
+  if (cuda)
+    llvm::sys::fs::remove(object);
   if (!keepSource)
     llvm::sys::fs::remove(source);
   return 0;

@@ -14,6 +14,7 @@
 #include <map>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <vector>
 
 namespace ingot::rt {
 
@@ -179,9 +180,15 @@ std::string saveCheckpoint(const ModelDesc &model, const char *arena, const std:
   if (fd < 0)
     throw CheckpointError(sysError("cannot create", tensorsPath));
   uint64_t total = 0;
+  std::vector<char> staging; // a device arena is read through host memory
   try {
     for (const TensorDesc *t : tensors) {
       const char *bytes = arena + t->offset;
+      if (arenaOnDevice(model)) {
+        staging.resize(t->bytes);
+        readArena(model, arena, t->offset, staging.data(), t->bytes);
+        bytes = staging.data();
+      }
       crcs.push_back(crc32c(bytes, t->bytes));
       writeAll(fd, bytes, t->bytes, tensorsPath);
       total += t->bytes;
@@ -356,6 +363,7 @@ TrainState loadCheckpoint(const ModelDesc &model, char *arena, const std::string
     std::map<std::string, const ckpt::Tensor *> entries;
     for (const ckpt::Tensor *t : *m->tensors())
       entries[t->name()->str()] = t;
+    std::vector<char> staging;
     for (const TensorDesc *t : tensors) {
       const ckpt::Tensor *c = entries[t->name];
       if (c->offset() > m->tensors_bytes() || c->bytes() > m->tensors_bytes() - c->offset())
@@ -364,6 +372,10 @@ TrainState loadCheckpoint(const ModelDesc &model, char *arena, const std::string
                           (unsigned long long)(c->offset() + c->bytes()),
                           (unsigned long long)m->tensors_bytes()));
       char *dst = arena + t->offset;
+      if (arenaOnDevice(model)) { // read into host memory, check, then copy to the device
+        staging.resize(t->bytes);
+        dst = staging.data();
+      }
       size_t done = 0;
       while (done < t->bytes) {
         ssize_t n = ::pread(fd, dst + done, std::min<size_t>(t->bytes - done, size_t(1) << 30),
@@ -380,6 +392,8 @@ TrainState loadCheckpoint(const ModelDesc &model, char *arena, const std::string
         throw fail(format("tensor '%s' fails its checksum in tensors.bin (CRC-32C 0x%08x, the "
                           "manifest says 0x%08x): the file is corrupt", t->name, crc,
                           c->crc32c()));
+      if (arenaOnDevice(model))
+        writeArena(model, arena, t->offset, dst, t->bytes);
     }
   } catch (...) {
     ::close(fd);

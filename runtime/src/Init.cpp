@@ -2,9 +2,11 @@
 #include "Init.h"
 
 #include "Error.h"
+#include "ModelUtil.h"
 
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 namespace ingot::rt {
 
@@ -56,16 +58,23 @@ static void fillParameter(const ParamDesc &p, int index, T *out, uint64_t seed) 
 }
 
 void initParameters(const ModelDesc &model, char *arena, uint64_t seed) {
+  std::vector<char> staging; // a device arena is filled from host memory
   for (int i = 0; i < model.numParams; ++i) {
     const ParamDesc &p = model.params[i];
     char *value = arena + p.value.offset;
+    if (arenaOnDevice(model)) {
+      staging.resize(p.value.bytes);
+      value = staging.data();
+    }
     if (p.value.dtype == DType::f64)
       fillParameter(p, i, reinterpret_cast<double *>(value), seed);
     else
       fillParameter(p, i, reinterpret_cast<float *>(value), seed);
-    std::memset(arena + p.grad.offset, 0, p.grad.bytes);
-    std::memset(arena + p.m.offset, 0, p.m.bytes);
-    std::memset(arena + p.v.offset, 0, p.v.bytes);
+    if (arenaOnDevice(model))
+      writeArena(model, arena, p.value.offset, value, p.value.bytes);
+    zeroArena(model, arena, p.grad.offset, p.grad.bytes);
+    zeroArena(model, arena, p.m.offset, p.m.bytes);
+    zeroArena(model, arena, p.v.offset, p.v.bytes);
   }
 }
 

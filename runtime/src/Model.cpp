@@ -42,6 +42,29 @@ int64_t parameterCount(const ModelDesc &model) {
   return n;
 }
 
+void readArena(const ModelDesc &model, const char *arena, uint64_t offset, void *dst,
+               uint64_t bytes) {
+  if (model.copyFromArena)
+    model.copyFromArena(dst, arena, offset, bytes);
+  else
+    std::memcpy(dst, arena + offset, bytes);
+}
+
+void writeArena(const ModelDesc &model, char *arena, uint64_t offset, const void *src,
+                uint64_t bytes) {
+  if (model.copyToArena)
+    model.copyToArena(arena, offset, src, bytes);
+  else
+    std::memcpy(arena + offset, src, bytes);
+}
+
+void zeroArena(const ModelDesc &model, char *arena, uint64_t offset, uint64_t bytes) {
+  if (model.zeroArena)
+    model.zeroArena(arena, offset, bytes);
+  else
+    std::memset(arena + offset, 0, bytes);
+}
+
 static std::string checkTensor(const ModelDesc &model, const TensorDesc &t, const char *what) {
   const char *name = t.name ? t.name : "(unnamed)";
   if (!t.name)
@@ -76,6 +99,11 @@ std::string checkModelDesc(const ModelDesc &model) {
                   (long long)model.microbatches);
   if (!model.forwardBackward || !model.forward || !model.optimizerStep)
     return "an entry point (forwardBackward, forward, optimizerStep) is missing";
+  int hooks = !!model.allocArena + !!model.freeArena + !!model.copyToArena +
+              !!model.copyFromArena + !!model.zeroArena;
+  if (hooks != 0 && hooks != 5)
+    return "the arena hooks (allocArena, freeArena, copyToArena, copyFromArena, zeroArena) must "
+           "be all set or all null";
   if (model.numParams < 0 || (model.numParams > 0 && !model.params))
     return "the parameter table is missing";
   if (model.gradsOffset > model.arenaBytes || model.gradsBytes > model.arenaBytes - model.gradsOffset)

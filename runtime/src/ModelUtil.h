@@ -23,6 +23,17 @@ inline int64_t tokensPerStep(const ModelDesc &model) {
   return model.microBatch * model.seqLen * model.microbatches;
 }
 
+/// Whether the arena is device memory that the runtime reaches only through the ModelDesc's
+/// copy hooks (the cuda target), rather than host memory it reads directly.
+inline bool arenaOnDevice(const ModelDesc &model) { return model.allocArena != nullptr; }
+/// Copies bytes between host memory and the arena, through the hooks when the arena is on
+/// the device, else with memcpy/memset.
+void readArena(const ModelDesc &model, const char *arena, uint64_t offset, void *dst,
+               uint64_t bytes);
+void writeArena(const ModelDesc &model, char *arena, uint64_t offset, const void *src,
+                uint64_t bytes);
+void zeroArena(const ModelDesc &model, char *arena, uint64_t offset, uint64_t bytes);
+
 /// Checks that the description is self-consistent (every tensor inside the arena with
 /// bytes == numel * dtype size, gradients inside the gradient region, tokens/targets i32
 /// [microBatch, seqLen], a scalar f32/f64 loss, entry points present). Returns "" when it is,

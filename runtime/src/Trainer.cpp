@@ -25,6 +25,7 @@
 #include <memory>
 #include <new>
 #include <omp.h>
+#include <vector>
 
 namespace ingot::rt {
 
@@ -44,10 +45,15 @@ double learningRate(const Options &o, int64_t step, int64_t steps) {
 
 namespace {
 
-/// The one allocation of the run: 256-byte aligned and zeroed.
+/// The one allocation of the run: 256-byte aligned and zeroed; on the device when the model
+/// brings its own allocator (the cuda target).
 class Arena {
 public:
-  explicit Arena(uint64_t bytes) {
+  Arena(const ModelDesc &model, uint64_t bytes) : free_(model.freeArena) {
+    if (model.allocArena) {
+      base_ = static_cast<char *>(model.allocArena(bytes));
+      return;
+    }
     uint64_t rounded = (std::max<uint64_t>(bytes, 1) + 255) / 256 * 256;
     base_ = static_cast<char *>(std::aligned_alloc(256, rounded));
     if (!base_)
@@ -55,32 +61,69 @@ public:
                                      (unsigned long long)bytes, double(bytes) / (1 << 30)));
     std::memset(base_, 0, rounded);
   }
-  ~Arena() { std::free(base_); }
+  ~Arena() {
+    if (free_)
+      free_(base_);
+    else
+      std::free(base_);
+  }
   Arena(const Arena &) = delete;
   Arena &operator=(const Arena &) = delete;
   char *get() const { return base_; }
 
 private:
   char *base_ = nullptr;
+  void (*free_)(void *) = nullptr;
+};
+
+/// Where the loader writes a micro-batch: straight into a host arena, or into host staging that
+/// upload() copies to a device arena.
+class BatchSlots {
+public:
+  BatchSlots(const ModelDesc &model, char *arena) : model_(model), arena_(arena) {
+    if (arenaOnDevice(model)) {
+      staging_.resize(2 * model.microBatch * model.seqLen);
+      tokens_ = staging_.data();
+      targets_ = tokens_ + model.microBatch * model.seqLen;
+    } else {
+      tokens_ = reinterpret_cast<int32_t *>(arena + model.tokens.offset);
+      targets_ = reinterpret_cast<int32_t *>(arena + model.targets.offset);
+    }
+  }
+  int32_t *tokens() const { return tokens_; }
+  int32_t *targets() const { return targets_; }
+  void upload() {
+    if (staging_.empty())
+      return;
+    writeArena(model_, arena_, model_.tokens.offset, tokens_, model_.tokens.bytes);
+    writeArena(model_, arena_, model_.targets.offset, targets_, model_.targets.bytes);
+  }
+
+private:
+  const ModelDesc &model_;
+  char *arena_;
+  std::vector<int32_t> staging_;
+  int32_t *tokens_ = nullptr, *targets_ = nullptr;
 };
 
 double readLoss(const ModelDesc &model, const char *arena) {
   if (model.loss.dtype == DType::f64) {
     double x;
-    std::memcpy(&x, arena + model.loss.offset, sizeof(x));
+    readArena(model, arena, model.loss.offset, &x, sizeof(x));
     return x;
   }
   float x;
-  std::memcpy(&x, arena + model.loss.offset, sizeof(x));
+  readArena(model, arena, model.loss.offset, &x, sizeof(x));
   return double(x);
 }
 
 double evaluate(const ModelDesc &model, char *arena, DataLoader &val, int64_t batches) {
   val.reset();
+  BatchSlots slots(model, arena);
   double sum = 0;
   for (int64_t b = 0; b < batches; ++b) {
-    val.next(reinterpret_cast<int32_t *>(arena + model.tokens.offset),
-             reinterpret_cast<int32_t *>(arena + model.targets.offset));
+    val.next(slots.tokens(), slots.targets());
+    slots.upload();
     model.forward(arena);
     sum += readLoss(model, arena);
   }
@@ -113,7 +156,10 @@ int train(const ModelDesc &model, int argc, char **argv) {
     evalBatches = std::min(o.evalBatches, valData->batchesPerEpoch());
   }
 
-  Arena arena(model.arenaBytes);
+  if (o.gradcheck > 0 && arenaOnDevice(model))
+    throw Error(kExitUsage, "--gradcheck runs on the host target only (compile with --target=host "
+                            "--f64)");
+  Arena arena(model, model.arenaBytes);
   char *base = arena.get();
   if (o.gradcheck > 0) {
     initParameters(model, base, o.seed);
@@ -171,15 +217,15 @@ int train(const ModelDesc &model, int argc, char **argv) {
     return kExitOk;
   }
 
-  int32_t *tokens = reinterpret_cast<int32_t *>(base + model.tokens.offset);
-  int32_t *targets = reinterpret_cast<int32_t *>(base + model.targets.offset);
+  BatchSlots slots(model, base);
   log.start(state.step + 1, o.steps);
   for (int64_t step = state.step + 1; step <= o.steps; ++step) {
     double t0 = nowSeconds();
-    std::memset(base + model.gradsOffset, 0, model.gradsBytes);
+    zeroArena(model, base, model.gradsOffset, model.gradsBytes);
     double lossSum = 0;
     for (int64_t micro = 0; micro < model.microbatches; ++micro) {
-      trainData.next(tokens, targets);
+      trainData.next(slots.tokens(), slots.targets());
+      slots.upload();
       model.forwardBackward(base);
       lossSum += readLoss(model, base);
     }

@@ -1,5 +1,6 @@
 //===- HostEmitter.cpp - The host target: memory-planned IR -> C++ --------===//
 #include "compiler/Target/Host/HostEmitter.h"
+#include "compiler/Target/EmitCommon.h"
 
 #include "dialects/Ingot/IngotOps.h"
 
@@ -14,49 +15,9 @@
 
 using namespace mlir;
 using namespace ingot;
+using namespace ingot::codegen;
 
 namespace {
-
-RankedTensorType typeOf(Value v) { return llvm::cast<RankedTensorType>(v.getType()); }
-
-int64_t product(ArrayRef<int64_t> dims) {
-  int64_t n = 1;
-  for (int64_t d : dims)
-    n *= d;
-  return n;
-}
-
-/// "{1, 2, 3}" for a C++ array initializer.
-std::string list(ArrayRef<int64_t> values) {
-  std::string s = "{";
-  for (size_t i = 0; i < values.size(); ++i)
-    s += (i ? ", " : "") + std::to_string(values[i]);
-  return s + "}";
-}
-
-/// A double as C++ source that reads back exactly.
-std::string number(double v) { return llvm::formatv("{0:e17}", v).str(); }
-
-/// Row-major element strides of `shape`, aligned to an output of rank `rank` with numpy
-/// broadcasting: 0 for dimensions that are missing or stretched.
-SmallVector<int64_t> broadcastStrides(ArrayRef<int64_t> shape, ArrayRef<int64_t> out) {
-  SmallVector<int64_t> strides(out.size(), 0);
-  int64_t stride = 1;
-  int64_t lead = out.size() - shape.size();
-  for (int64_t d = shape.size() - 1; d >= 0; --d) {
-    strides[d + lead] = shape[d] == out[d + lead] ? stride : 0;
-    stride *= shape[d];
-  }
-  return strides;
-}
-
-std::string locationComment(Location loc) {
-  if (auto file = llvm::dyn_cast<FileLineColLoc>(loc))
-    return llvm::formatv("{0}:{1}:{2}", llvm::sys::path::filename(file.getFilename().getValue()),
-                         file.getLine(), file.getColumn())
-        .str();
-  return "";
-}
 
 class Emitter {
 public:
@@ -66,13 +27,7 @@ public:
   LogicalResult emit();
 
 private:
-  /// The arena offset of `v`.
-  int64_t offset(Value v) {
-    if (auto arg = llvm::dyn_cast<BlockArgument>(v))
-      return inputOffsets[arg.getArgNumber()];
-    auto offsets = v.getDefiningOp()->getAttrOfType<DenseI64ArrayAttr>("ingot.offsets");
-    return offsets[llvm::cast<OpResult>(v).getResultNumber()];
-  }
+  int64_t offset(Value v) { return plan.offset(v); }
   /// `at<T>(A, 1234)`: a pointer to `v` in the arena.
   std::string ptr(Value v) {
     const char *t = typeOf(v).getElementType().isInteger(32) ? "int32_t" : "T";
@@ -83,15 +38,12 @@ private:
   LogicalResult emitFunction(func::FuncOp fn, StringRef cxxName);
   LogicalResult emitOp(Operation *op);
   LogicalResult emitOptimizer(func::FuncOp fn);
-  void emitModelDesc();
   void line(const Twine &text) { os << "  " << text << "\n"; }
 
   ModuleOp module;
   const HostEmitOptions &options;
   raw_ostream &os;
-  SmallVector<int64_t> inputOffsets;
-  int64_t lossOffset = 0;
-  llvm::StringMap<ParamOp> params;
+  ArenaPlan plan;
 };
 
 LogicalResult Emitter::emitOp(Operation *op) {
@@ -126,10 +78,9 @@ LogicalResult Emitter::emitOp(Operation *op) {
     line("}");
     return success();
   };
-  /// [outer, axis, inner] around dimension `axis` of `shape`.
   auto around = [](ArrayRef<int64_t> shape, int64_t axis) {
-    return std::make_tuple(product(shape.take_front(axis)), shape[axis],
-                           product(shape.drop_front(axis + 1)));
+    AxisSplit s = codegen::around(shape, axis);
+    return std::make_tuple(s.outer, s.axis, s.inner);
   };
 
   return llvm::TypeSwitch<Operation *, LogicalResult>(op)
@@ -161,34 +112,14 @@ LogicalResult Emitter::emitOp(Operation *op) {
         return success();
       })
       .Case<MatmulOp>([&](MatmulOp m) -> LogicalResult {
-        auto a = typeOf(m.getLhs()).getShape(), b = typeOf(m.getRhs()).getShape();
-        auto c = typeOf(m.getResult()).getShape();
-        bool ta = m.getTransposeLhs(), tb = m.getTransposeRhs();
-        int64_t rows = c[c.size() - 2], cols = c.back();
-        int64_t k = ta ? a[a.size() - 2] : a.back();
-        ArrayRef<int64_t> batchC = c.drop_back(2);
-        int64_t batch = product(batchC), sa = 0, sb = 0;
-        if (b.size() == 2 && !ta) { // a weight shared by the batch: fold the batch into rows
-          rows *= batch;
-          batch = 1;
-        } else {
-          if (a.size() > 2) {
-            if (a.drop_back(2) != batchC)
-              return op->emitError("the host target cannot broadcast matmul batch dimensions "
-                                   "partially");
-            sa = a[a.size() - 2] * a.back();
-          }
-          if (b.size() > 2) {
-            if (b.drop_back(2) != batchC)
-              return op->emitError("the host target cannot broadcast matmul batch dimensions "
-                                   "partially");
-            sb = b[b.size() - 2] * b.back();
-          }
-        }
+        FailureOr<MatmulGeometry> g = matmulGeometry(m, "host");
+        if (failed(g))
+          return failure();
         line(llvm::formatv("matmul<T>({0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11}, "
                            "false);",
-                           ptr(m.getResult()), ptr(m.getLhs()), ptr(m.getRhs()), batch, rows, cols,
-                           k, ta, tb, sa, sb, c[c.size() - 2] * cols));
+                           ptr(m.getResult()), ptr(m.getLhs()), ptr(m.getRhs()), g->batch, g->rows,
+                           g->cols, g->k, g->transA, g->transB, g->strideA, g->strideB,
+                           g->strideC));
         return success();
       })
       .Case<EmbeddingOp>([&](EmbeddingOp e) {
@@ -356,36 +287,27 @@ LogicalResult Emitter::emitOp(Operation *op) {
         return success();
       })
       .Case<ReduceSumOp, ReduceMeanOp, ReduceMaxOp>([&](auto r) -> LogicalResult {
-        SmallVector<int64_t> axes = r.getNormalizedAxes();
-        auto x = typeOf(r.getX()).getShape();
-        llvm::sort(axes);
-        for (size_t i = 1; i < axes.size(); ++i)
-          if (axes[i] != axes[i - 1] + 1)
-            return op->emitError("the host target reduces over consecutive axes only");
+        FailureOr<AxisSplit> split =
+            reductionSplit(op, typeOf(r.getX()).getShape(), r.getNormalizedAxes(), "host");
+        if (failed(split))
+          return failure();
         StringRef kind = llvm::isa<ReduceSumOp>(op)    ? "sum"
                          : llvm::isa<ReduceMeanOp>(op) ? "mean"
                                                        : "max";
-        int64_t outer = 1, axis = 1, inner = 1;
-        if (!axes.empty()) {
-          outer = product(x.take_front(axes.front()));
-          axis = product(x.slice(axes.front(), axes.size()));
-          inner = product(x.drop_front(axes.back() + 1));
-        } else {
-          inner = product(x);
-        }
+        auto [outer, axis, inner] = *split;
         line(llvm::formatv("reduce<T>(Reduce::{0}, {1}, {2}, {3}, {4}, {5});", kind,
                            ptr(r.getResult()), ptr(r.getX()), outer, axis, inner));
         return success();
       })
       .Case<ParamGradOp>([&](ParamGradOp g) {
-        ParamOp p = params.lookup(g.getName());
+        ParamOp p = plan.param(g.getName());
         line(llvm::formatv("accumulate<T>({0}, {1}, {2});",
-                           ptrAt(p->getAttrOfType<IntegerAttr>("ingot.grad_offset").getInt()),
+                           ptrAt(ArenaPlan::paramOffset(p, "ingot.grad_offset")),
                            ptr(g.getGrad()), p.getTensorType().getNumElements()));
         return success();
       })
       .Case<func::ReturnOp>([&](func::ReturnOp r) {
-        line(llvm::formatv("*{0} = *{1};", ptrAt(lossOffset), ptr(r.getOperand(0))));
+        line(llvm::formatv("*{0} = *{1};", ptrAt(plan.lossOffset), ptr(r.getOperand(0))));
         return success();
       })
       .Default([&](Operation *) {
@@ -409,9 +331,9 @@ LogicalResult Emitter::emitOptimizer(func::FuncOp fn) {
       line("// global gradient norm, accumulated in float64 in parameter order");
       line("double sumsq = 0;");
       for (Attribute name : norm.getParams()) {
-        ParamOp p = params.lookup(llvm::cast<FlatSymbolRefAttr>(name).getValue());
+        ParamOp p = plan.param(llvm::cast<FlatSymbolRefAttr>(name).getValue());
         line(llvm::formatv("sumsq += sumSquares<T>({0}, {1});",
-                           ptrAt(p->getAttrOfType<IntegerAttr>("ingot.grad_offset").getInt()),
+                           ptrAt(ArenaPlan::paramOffset(p, "ingot.grad_offset")),
                            p.getTensorType().getNumElements()));
       }
       line("const double norm = std::sqrt(sumsq);");
@@ -421,8 +343,8 @@ LogicalResult Emitter::emitOptimizer(func::FuncOp fn) {
       line("  return; // no update on a non-finite gradient");
       line("const double scale = s->clip > 0 && norm > s->clip ? s->clip / norm : 1.0;");
     } else if (auto adam = llvm::dyn_cast<AdamWOp>(op)) {
-      ParamOp p = params.lookup(adam.getName());
-      auto off = [&](StringRef key) { return p->getAttrOfType<IntegerAttr>(key).getInt(); };
+      ParamOp p = plan.param(adam.getName());
+      auto off = [&](StringRef key) { return ArenaPlan::paramOffset(p, key); };
       line(llvm::formatv("adamw<T>({0}, {1}, {2}, {3}, {4}, s->lr, s->beta1, s->beta2, s->eps, "
                          "{5}, s->step, scale); // {6}",
                          ptrAt(off("ingot.offset")), ptrAt(off("ingot.grad_offset")),
@@ -437,99 +359,9 @@ LogicalResult Emitter::emitOptimizer(func::FuncOp fn) {
   return success();
 }
 
-/// Escapes `s` as the body of a C++ string literal.
-std::string cxxString(StringRef s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\')
-      out += '\\';
-    if (c == '\n') {
-      out += "\\n\"\n\"";
-      continue;
-    }
-    out += c;
-  }
-  return out;
-}
-
-void Emitter::emitModelDesc() {
-  auto memory = module->getAttrOfType<DictionaryAttr>("ingot.memory");
-  auto train = module->getAttrOfType<DictionaryAttr>("ingot.train");
-  auto parallel = module->getAttrOfType<DictionaryAttr>("ingot.parallel");
-  auto mem = [&](StringRef key) { return memory.getAs<IntegerAttr>(key).getInt(); };
-  auto tf = [&](StringRef key) { return number(train.getAs<FloatAttr>(key).getValueAsDouble()); };
-  const char *dtype = options.f64 ? "ingot::rt::DType::f64" : "ingot::rt::DType::f32";
-  int64_t floatBytes = options.f64 ? 8 : 4;
-
-  auto tensor = [&](StringRef name, const char *dt, ArrayRef<int64_t> shape, int64_t off,
-                    int64_t elementBytes) {
-    SmallVector<int64_t> padded(shape);
-    padded.resize(6, 0);
-    return llvm::formatv("{\"{0}\", {1}, {2}, {3}, {4}u, {5}u}", name, dt, shape.size(),
-                         list(padded), off, product(shape) * elementBytes)
-        .str();
-  };
-
-  os << "const ingot::rt::ParamDesc kParams[] = {\n";
-  for (ParamOp p : module.getOps<ParamOp>()) {
-    auto shape = p.getTensorType().getShape();
-    auto off = [&](StringRef key) { return p->getAttrOfType<IntegerAttr>(key).getInt(); };
-    std::string name = p.getSymName().str();
-    ArrayRef<double> args = p.getInitArgs();
-    os << "    {" << tensor(name, dtype, shape, off("ingot.offset"), floatBytes) << ",\n     "
-       << tensor(name + ".grad", dtype, shape, off("ingot.grad_offset"), floatBytes) << ",\n     "
-       << tensor(name + ".m", dtype, shape, off("ingot.m_offset"), floatBytes) << ",\n     "
-       << tensor(name + ".v", dtype, shape, off("ingot.v_offset"), floatBytes) << ",\n     {\""
-       << p.getInit() << "\", {" << number(args.size() > 0 ? args[0] : 0) << ", "
-       << number(args.size() > 1 ? args[1] : 0) << "}}, "
-       << (shape.size() >= 2 ? "true" : "false") << "},\n";
-  }
-  os << "};\n\n";
-
-  auto fwd = module.lookupSymbol<func::FuncOp>("forward");
-  auto tokens = typeOf(fwd.getArgument(0)).getShape();
-  // The vocabulary every token must be below: the smallest table or class count they index.
-  int64_t vocab = INT64_MAX;
-  fwd.walk([&](EmbeddingOp e) {
-    if (e.getIndices() == fwd.getArgument(0))
-      vocab = std::min(vocab, typeOf(e.getTable()).getDimSize(0));
-  });
-  fwd.walk([&](CrossEntropyOp c) { vocab = std::min(vocab, typeOf(c.getLogits()).getShape().back()); });
-
-  os << "const char kManifest[] = \"" << cxxString(describeModule(module, options)) << "\";\n\n";
-  os << "const ingot::rt::ModelDesc kModel = {\n";
-  os << "    \"" << module.getName().value_or("model") << "\", \"host\", kManifest, "
-     << options.sourceHash << "ull,\n";
-  os << "    " << tokens[0] << ", " << tokens[1] << ", " << vocab << ", "
-     << parallel.getAs<IntegerAttr>("microbatches").getInt() << ", " << dtype << ",\n";
-  os << "    " << std::distance(module.getOps<ParamOp>().begin(), module.getOps<ParamOp>().end())
-     << ", kParams, " << mem("arena_bytes") << "u, " << mem("grads_offset") << "u, "
-     << mem("grads_bytes") << "u,\n";
-  os << "    " << tensor("tokens", "ingot::rt::DType::i32", tokens, inputOffsets[0], 4) << ",\n";
-  os << "    " << tensor("targets", "ingot::rt::DType::i32", tokens, inputOffsets[1], 4) << ",\n";
-  os << "    " << tensor("loss", dtype, {}, lossOffset, floatBytes) << ",\n";
-  os << "    {" << tf("lr") << ", " << tf("beta1") << ", " << tf("beta2") << ", " << tf("eps")
-     << ", " << tf("weight_decay") << ", " << tf("clip") << ", \""
-     << train.getAs<StringAttr>("lr_schedule").getValue() << "\", "
-     << train.getAs<IntegerAttr>("warmup").getInt() << ", " << tf("lr_final") << "},\n";
-  os << "    forwardBackward, forward, optimizerStep,\n};\n";
-}
-
 LogicalResult Emitter::emit() {
-  auto memory = module->getAttrOfType<DictionaryAttr>("ingot.memory");
-  auto fb = module.lookupSymbol<func::FuncOp>("forward_backward");
-  auto fwd = module.lookupSymbol<func::FuncOp>("forward");
-  auto opt = module.lookupSymbol<func::FuncOp>("optimizer_step");
-  if (!memory || !fb || !fwd || !opt)
-    return module.emitError("the host emitter needs the training step, the optimizer step and "
-                            "the memory plan (ingot-autodiff, ingot-optimizer, ingot-plan-memory)");
-  if (memory.getAs<IntegerAttr>("float_bytes").getInt() != (options.f64 ? 8 : 4))
-    return module.emitError("the memory plan was made for another float size");
-  llvm::append_range(inputOffsets, memory.getAs<DenseI64ArrayAttr>("input_offsets").asArrayRef());
-  lossOffset = memory.getAs<IntegerAttr>("loss_offset").getInt();
-  for (ParamOp p : module.getOps<ParamOp>())
-    params[p.getSymName()] = p;
-
+  if (failed(plan.read(module, options.f64 ? 8 : 4, "host")))
+    return failure();
   os << "// Generated by ingotc " << options.compilerVersion << " from " << options.sourceName
      << " for the host target. Do not edit.\n"
      << "// Every shape and arena offset below is a compile-time constant; each kernel call\n"
@@ -541,10 +373,11 @@ LogicalResult Emitter::emit() {
      << "using namespace ingot::host;\n\n"
      << "template <typename X> inline X *at(char *arena, uint64_t offset) {\n"
      << "  return reinterpret_cast<X *>(arena + offset);\n}\n\n";
-  if (failed(emitFunction(fb, "forwardBackward")) || failed(emitFunction(fwd, "forward")) ||
-      failed(emitOptimizer(opt)))
+  if (failed(emitFunction(plan.forwardBackward, "forwardBackward")) ||
+      failed(emitFunction(plan.forward, "forward")) || failed(emitOptimizer(plan.optimizerStep)))
     return failure();
-  emitModelDesc();
+  emitModelDesc(module, options, plan, "host",
+                plan.memory.getAs<IntegerAttr>("arena_bytes").getInt(), "", os);
   os << "\n} // namespace\n\n"
      << "extern \"C\" const ingot::rt::ModelDesc *ingot_model() { return &kModel; }\n";
   return success();
@@ -555,61 +388,4 @@ LogicalResult Emitter::emit() {
 LogicalResult ingot::emitHostProgram(ModuleOp module, const HostEmitOptions &options,
                                      raw_ostream &os) {
   return Emitter(module, options, os).emit();
-}
-
-std::string ingot::describeModule(ModuleOp module, const HostEmitOptions &options) {
-  std::string out;
-  llvm::raw_string_ostream os(out);
-  int64_t count = 0;
-  for (ParamOp p : module.getOps<ParamOp>())
-    count += p.getTensorType().getNumElements();
-  os << "{\n  \"model\": \"" << module.getName().value_or("model") << "\",\n"
-     << "  \"source\": \"" << llvm::sys::path::filename(options.sourceName) << "\",\n"
-     << "  \"source_hash\": \"" << llvm::format_hex(options.sourceHash, 18) << "\",\n"
-     << "  \"compiler\": \"ingotc " << options.compilerVersion << "\",\n"
-     << "  \"target\": \"host\",\n"
-     << "  \"compute_dtype\": \"" << (options.f64 ? "f64" : "f32") << "\",\n"
-     << "  \"parameters\": " << count << ",\n";
-  // The cost model's arithmetic per micro-batch (IngotCostOpInterface).
-  auto flops = [&](StringRef fn) {
-    uint64_t total = 0;
-    if (auto f = module.lookupSymbol<func::FuncOp>(fn))
-      f.walk([&](IngotCostOpInterface op) { total += op.getFlops(); });
-    return total;
-  };
-  os << "  \"flops\": {\"forward\": " << flops("forward")
-     << ", \"forward_backward\": " << flops("forward_backward")
-     << ", \"optimizer_step\": " << flops("optimizer_step") << "},\n";
-  auto dict = [&](StringRef key) {
-    os << "  \"" << key.drop_front(6) << "\": {";
-    auto attr = module->getAttrOfType<DictionaryAttr>(key);
-    bool first = true;
-    for (NamedAttribute a : attr) {
-      os << (first ? "" : ", ") << "\"" << a.getName().getValue() << "\": ";
-      first = false;
-      if (auto b = llvm::dyn_cast<BoolAttr>(a.getValue()))
-        os << (b.getValue() ? "true" : "false");
-      else if (auto i = llvm::dyn_cast<IntegerAttr>(a.getValue()))
-        os << i.getInt();
-      else if (auto f = llvm::dyn_cast<FloatAttr>(a.getValue()))
-        os << llvm::format("%.9g", f.getValueAsDouble());
-      else if (auto s = llvm::dyn_cast<StringAttr>(a.getValue()))
-        os << "\"" << s.getValue() << "\"";
-      else if (auto arr = llvm::dyn_cast<DenseI64ArrayAttr>(a.getValue()))
-        os << "[" << llvm::join(llvm::map_range(arr.asArrayRef(),
-                                                [](int64_t v) { return std::to_string(v); }),
-                                ", ")
-           << "]";
-      else
-        os << "null";
-    }
-    os << "}";
-  };
-  dict("ingot.train");
-  os << ",\n";
-  dict("ingot.parallel");
-  os << ",\n";
-  dict("ingot.memory");
-  os << "\n}\n";
-  return out;
 }

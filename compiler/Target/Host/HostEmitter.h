@@ -8,6 +8,8 @@
 #ifndef INGOT_COMPILER_TARGET_HOST_HOSTEMITTER_H
 #define INGOT_COMPILER_TARGET_HOST_HOSTEMITTER_H
 
+#include "compiler/Target/EmitCommon.h"
+
 #include "mlir/IR/BuiltinOps.h"
 
 #include "llvm/Support/raw_ostream.h"
@@ -16,20 +18,11 @@
 
 namespace ingot {
 
-struct HostEmitOptions {
-  bool f64 = false;            // double everywhere (gradient checks); else float
-  std::string sourceName;      // the .ingot file, for comments and the manifest
-  uint64_t sourceHash = 0;     // FNV-1a of the source and the --set overrides
-  std::string compilerVersion;
-};
+using HostEmitOptions = TargetEmitOptions;
 
 /// Writes the program; errors (an op the host target cannot run) are emitted at the op.
 mlir::LogicalResult emitHostProgram(mlir::ModuleOp module, const HostEmitOptions &options,
                                     llvm::raw_ostream &os);
-
-/// The JSON manifest (`--describe`): model, parameter count, memory plan, train and parallel
-/// settings, compiler version and source hash.
-std::string describeModule(mlir::ModuleOp module, const HostEmitOptions &options);
 
 } // namespace ingot
 

@@ -10,6 +10,9 @@
 //               for each micro-batch: write tokens/targets at their offsets; forwardBackward()
 //               write StepScalars (lr, step, ...); optimizerStep()
 //
+// The arena is host memory (host target) or device memory (cuda target, whose ModelDesc sets
+// the allocArena/copy hooks below; the runtime then moves data only through them).
+//
 //===----------------------------------------------------------------------===//
 #ifndef INGOT_RT_MODEL_H
 #define INGOT_RT_MODEL_H
@@ -106,6 +109,16 @@ struct ModelDesc {
   void (*forward)(char *arena);
   /// Global-norm clip and AdamW over every parameter; skips the update if non-finite.
   void (*optimizerStep)(char *arena, StepScalars *scalars);
+
+  /// Where the arena lives when it is not host memory (the cuda target: one cudaMalloc). All
+  /// null for the host target: the runtime then allocates host memory and uses memcpy/memset.
+  /// When set, the runtime never dereferences the arena; it moves every byte it reads or writes
+  /// (parameters at init, tokens, the loss, checkpoints) through these.
+  void *(*allocArena)(uint64_t bytes);  // zeroed
+  void (*freeArena)(void *arena);
+  void (*copyToArena)(void *arena, uint64_t offset, const void *src, uint64_t bytes);
+  void (*copyFromArena)(void *dst, const void *arena, uint64_t offset, uint64_t bytes);
+  void (*zeroArena)(void *arena, uint64_t offset, uint64_t bytes);
 };
 
 } // namespace ingot::rt
