@@ -11,6 +11,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <csignal>
+#include <cstdlib>
 #include <map>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -149,6 +151,13 @@ static bool exists(const std::string &path) {
 // Save.
 //===----------------------------------------------------------------------===//
 
+// Test hook (Checkpoint.h): SIGKILL ourselves when INGOT_CRASH_POINT names `point`.
+static void maybeCrash(const char *point) {
+  static const char *wanted = std::getenv("INGOT_CRASH_POINT");
+  if (wanted && std::strcmp(wanted, point) == 0)
+    ::kill(::getpid(), SIGKILL);
+}
+
 // Values, then m, then v: a reader that wants only the weights reads the file's first part.
 static std::vector<const TensorDesc *> checkpointTensors(const ModelDesc &model) {
   std::vector<const TensorDesc *> out;
@@ -190,7 +199,13 @@ std::string saveCheckpoint(const ModelDesc &model, const char *arena, const std:
         bytes = staging.data();
       }
       crcs.push_back(crc32c(bytes, t->bytes));
-      writeAll(fd, bytes, t->bytes, tensorsPath);
+      if (crcs.size() == tensors.size() / 2) { // half the tensors written, then half of one
+        writeAll(fd, bytes, t->bytes / 2, tensorsPath);
+        maybeCrash("mid-tensor");
+        writeAll(fd, bytes + t->bytes / 2, t->bytes - t->bytes / 2, tensorsPath);
+      } else {
+        writeAll(fd, bytes, t->bytes, tensorsPath);
+      }
       total += t->bytes;
     }
     if (::fsync(fd) != 0)
@@ -228,6 +243,7 @@ std::string saveCheckpoint(const ModelDesc &model, const char *arena, const std:
     throw CheckpointError(sysError("cannot create", manifestPath));
   try {
     writeAll(fd, fbb.GetBufferPointer(), fbb.GetSize(), manifestPath);
+    maybeCrash("before-fsync");
     if (::fsync(fd) != 0)
       throw CheckpointError(sysError("cannot fsync", manifestPath));
   } catch (...) {
@@ -240,6 +256,7 @@ std::string saveCheckpoint(const ModelDesc &model, const char *arena, const std:
 
   // An older checkpoint of the same step (a rerun after resume) moves aside first: rename()
   // cannot replace a non-empty directory.
+  maybeCrash("before-rename");
   std::string oldPath;
   if (exists(finalPath)) {
     oldPath = finalPath + format(".old-%d", int(::getpid()));
@@ -260,40 +277,17 @@ std::string saveCheckpoint(const ModelDesc &model, const char *arena, const std:
 // Load.
 //===----------------------------------------------------------------------===//
 
-TrainState loadCheckpoint(const ModelDesc &model, char *arena, const std::string &path) {
+TrainState parseManifest(const ModelDesc &model, const void *data, size_t size,
+                         const std::string &path) {
   auto fail = [&](const std::string &what) -> CheckpointError {
     return CheckpointError(format("checkpoint %s: %s", path.c_str(), what.c_str()));
   };
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0)
-    throw fail(format("cannot open: %s", std::strerror(errno)));
-  if (!S_ISDIR(st.st_mode))
-    throw fail("not a directory (a checkpoint is a step_NNNNNNNN directory)");
-
-  // The manifest, verified before any field is read.
-  const std::string manifestPath = path + "/manifest.bin";
-  int fd = ::open(manifestPath.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    throw fail(format("cannot open manifest.bin: %s", std::strerror(errno)));
-  std::vector<uint8_t> buffer;
-  try {
-    if (::fstat(fd, &st) != 0)
-      throw fail(format("cannot stat manifest.bin: %s", std::strerror(errno)));
-    if (st.st_size > (int64_t(1) << 31))
-      throw fail(format("manifest.bin is %lld bytes, too large for a manifest",
-                        (long long)st.st_size));
-    buffer.resize(size_t(st.st_size));
-    readAll(fd, buffer.data(), buffer.size(), manifestPath);
-  } catch (...) {
-    ::close(fd);
-    throw;
-  }
-  ::close(fd);
-  flatbuffers::Verifier verifier(buffer.data(), buffer.size());
-  if (buffer.size() < 8 || !ckpt::ManifestBufferHasIdentifier(buffer.data()) ||
+  const uint8_t *bytes = static_cast<const uint8_t *>(data);
+  flatbuffers::Verifier verifier(bytes, size);
+  if (size < 8 || !ckpt::ManifestBufferHasIdentifier(bytes) ||
       !ckpt::VerifyManifestBuffer(verifier))
     throw fail("manifest.bin is corrupt or truncated (it does not verify as a checkpoint manifest)");
-  const ckpt::Manifest *m = ckpt::GetManifest(buffer.data());
+  const ckpt::Manifest *m = ckpt::GetManifest(bytes);
 
   if (m->format_version() != kCheckpointFormatVersion)
     throw fail(format("format version %u, this runtime reads version %u", m->format_version(),
@@ -348,6 +342,51 @@ TrainState loadCheckpoint(const ModelDesc &model, char *arena, const std::string
   if (!byName.empty())
     throw fail(format("checkpoint tensor '%s' is not in this model", byName.begin()->first.c_str()));
 
+  TrainState state;
+  state.step = m->step();
+  state.data.shard = m->train_data()->shard();
+  state.data.offset = m->train_data()->offset();
+  state.data.epoch = m->train_data()->epoch();
+  state.seed = m->rng()->seed();
+  state.rngCounter = m->rng()->counter();
+  if (state.step < 0)
+    throw fail(format("manifest.bin has a negative step %lld", (long long)state.step));
+  return state;
+}
+
+TrainState loadCheckpoint(const ModelDesc &model, char *arena, const std::string &path) {
+  auto fail = [&](const std::string &what) -> CheckpointError {
+    return CheckpointError(format("checkpoint %s: %s", path.c_str(), what.c_str()));
+  };
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0)
+    throw fail(format("cannot open: %s", std::strerror(errno)));
+  if (!S_ISDIR(st.st_mode))
+    throw fail("not a directory (a checkpoint is a step_NNNNNNNN directory)");
+
+  // The manifest, verified before any field is read.
+  const std::string manifestPath = path + "/manifest.bin";
+  int fd = ::open(manifestPath.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    throw fail(format("cannot open manifest.bin: %s", std::strerror(errno)));
+  std::vector<uint8_t> buffer;
+  try {
+    if (::fstat(fd, &st) != 0)
+      throw fail(format("cannot stat manifest.bin: %s", std::strerror(errno)));
+    if (st.st_size > (int64_t(1) << 31))
+      throw fail(format("manifest.bin is %lld bytes, too large for a manifest",
+                        (long long)st.st_size));
+    buffer.resize(size_t(st.st_size));
+    readAll(fd, buffer.data(), buffer.size(), manifestPath);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
+  TrainState state = parseManifest(model, buffer.data(), buffer.size(), path);
+  const ckpt::Manifest *m = ckpt::GetManifest(buffer.data());
+  std::vector<const TensorDesc *> tensors = checkpointTensors(model);
+
   // tensors.bin: exactly the size the manifest says, every tensor inside it, every checksum.
   const std::string tensorsPath = path + "/tensors.bin";
   fd = ::open(tensorsPath.c_str(), O_RDONLY | O_CLOEXEC);
@@ -400,16 +439,6 @@ TrainState loadCheckpoint(const ModelDesc &model, char *arena, const std::string
     throw;
   }
   ::close(fd);
-
-  TrainState state;
-  state.step = m->step();
-  state.data.shard = m->train_data()->shard();
-  state.data.offset = m->train_data()->offset();
-  state.data.epoch = m->train_data()->epoch();
-  state.seed = m->rng()->seed();
-  state.rngCounter = m->rng()->counter();
-  if (state.step < 0)
-    throw fail(format("manifest.bin has a negative step %lld", (long long)state.step));
   return state;
 }
 

@@ -10,6 +10,12 @@
 // Written under step_00000100.tmp-<pid>/, both files and the directory fsynced, renamed to the
 // final name, then the parent fsynced: a step_* directory exists only when it is complete.
 //
+// Test hook: INGOT_CRASH_POINT=mid-tensor|before-fsync|before-rename makes saveCheckpoint raise
+// SIGKILL on its own process at that point (mid-tensor: halfway through writing the middle
+// tensor of tensors.bin; before-fsync: manifest.bin written, not yet fsynced; before-rename:
+// the temporary directory complete and fsynced, not yet renamed). test/e2e/kill.test uses it
+// to check that a run killed there resumes from the newest complete checkpoint.
+//
 //===----------------------------------------------------------------------===//
 #ifndef INGOT_RT_CHECKPOINT_H
 #define INGOT_RT_CHECKPOINT_H
@@ -50,6 +56,14 @@ std::string saveCheckpoint(const ModelDesc &model, const char *arena, const std:
 /// belongs to this model, and returns its state. Throws CheckpointError naming `path` and
 /// exactly what differs or is corrupt.
 TrainState loadCheckpoint(const ModelDesc &model, char *arena, const std::string &path);
+
+/// Verifies a manifest.bin held in memory (size bytes at data) and checks it against the
+/// model: format version, model name, source hash, compute dtype, layout, and every tensor by
+/// name, dtype, shape and size. Returns its state; touches no file.
+/// Throws CheckpointError naming `path`. loadCheckpoint uses it; so does the fuzzer
+/// (test/fuzz/CheckpointManifestFuzzer.cpp).
+TrainState parseManifest(const ModelDesc &model, const void *data, size_t size,
+                         const std::string &path);
 
 /// The complete step_* directories in ckptDir (ignoring *.tmp-*), by ascending step.
 std::vector<std::pair<int64_t, std::string>> listCheckpoints(const std::string &ckptDir);

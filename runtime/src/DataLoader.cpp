@@ -79,19 +79,25 @@ Shard readShardHeader(const std::string &path) {
   }
   const int64_t headerBytes = kShardHeaderInts * 4;
   int64_t fileBytes = st.st_size;
-  if (fileBytes < headerBytes) {
-    ::close(fd);
-    throw DataError(format("%s: %lld bytes is too short for the %lld-byte shard header", path.c_str(),
-                           (long long)fileBytes, (long long)headerBytes));
-  }
-  int32_t header[kShardHeaderInts];
+  int32_t header[kShardHeaderInts] = {};
   try {
-    preadAll(fd, header, sizeof(header), 0, path);
+    if (fileBytes >= headerBytes)
+      preadAll(fd, header, sizeof(header), 0, path);
   } catch (...) {
     ::close(fd);
     throw;
   }
   ::close(fd);
+  return parseShardHeader(header, fileBytes, path);
+}
+
+Shard parseShardHeader(const void *headerBytesPtr, int64_t fileBytes, const std::string &path) {
+  const int64_t headerBytes = kShardHeaderInts * 4;
+  if (fileBytes < headerBytes)
+    throw DataError(format("%s: %lld bytes is too short for the %lld-byte shard header", path.c_str(),
+                           (long long)fileBytes, (long long)headerBytes));
+  int32_t header[kShardHeaderInts];
+  std::memcpy(header, headerBytesPtr, sizeof(header));
 
   Shard shard;
   shard.path = path;

@@ -47,6 +47,11 @@ std::vector<std::string> globFiles(const std::string &pattern, const char *flag)
 /// file and what is wrong.
 Shard readShardHeader(const std::string &path);
 
+/// The checks of readShardHeader on a header held in memory: `header` holds the file's first
+/// 1024 bytes (read only when fileBytes >= 1024), `fileBytes` is the file's size. Touches no
+/// file; used by readShardHeader and the fuzzer (test/fuzz/ShardHeaderFuzzer.cpp).
+Shard parseShardHeader(const void *header, int64_t fileBytes, const std::string &path);
+
 class DataLoader {
 public:
   /// Opens every file matching `pattern` (`flag` names the flag in messages, e.g. "--data").

@@ -33,7 +33,7 @@ static bool parseSchedule(const std::string &s, LrSchedule *out) {
 namespace {
 
 enum class Kind { flag, string, count, positive, real, nonNegReal, fraction, beta, positiveReal,
-                  schedule, seed };
+                  schedule, seed, nonFinite };
 
 struct FlagSpec {
   const char *name;
@@ -65,6 +65,7 @@ const FlagSpec kFlags[] = {
     {"--log", Kind::string, "FILE", "append one JSON object per step to FILE (JSONL)"},
     {"--eval-every", Kind::count, "N", "validation loss every N steps; 0 = only at the last step"},
     {"--eval-batches", Kind::positive, "N", "validation batches per evaluation (default 10)"},
+    {"--on-nonfinite", Kind::nonFinite, "stop|skip", "a step whose loss or gradient is NaN/Inf: stop (exit 3, naming the step and the parameter; the default) or skip its update and continue"},
     {"--threads", Kind::positive, "N", "OpenMP threads (default: OpenMP's default)"},
     {"--gradcheck", Kind::positive, "N", "check the gradient against finite differences along N random directions (f64 trainers, ingotc --f64) and exit"},
     {"--describe", Kind::flag, nullptr, "print the model's manifest (JSON) and exit"},
@@ -84,6 +85,7 @@ const char *expectedText(Kind kind) {
   case Kind::fraction: return "a number in [0, 1]";
   case Kind::beta: return "a number in [0, 1)";
   case Kind::schedule: return "one of constant, cosine, linear";
+  case Kind::nonFinite: return "stop or skip";
   }
   return "a value";
 }
@@ -292,6 +294,11 @@ Options parseFlags(const ModelDesc &model, int argc, char **argv) {
     case Kind::schedule:
       if (!parseSchedule(value, &o.lrSchedule))
         badValue(*spec, value);
+      break;
+    case Kind::nonFinite:
+      if (value == "stop") o.onNonFinite = OnNonFinite::stop;
+      else if (value == "skip") o.onNonFinite = OnNonFinite::skip;
+      else badValue(*spec, value);
       break;
     }
   }

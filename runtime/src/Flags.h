@@ -17,6 +17,9 @@ namespace ingot::rt {
 enum class LrSchedule { constant, cosine, linear };
 const char *lrScheduleName(LrSchedule s);
 
+/// --on-nonfinite: what a step whose loss or gradient is NaN/Inf does.
+enum class OnNonFinite { stop, skip };
+
 struct Options {
   bool help = false;
   bool describe = false;
@@ -41,6 +44,7 @@ struct Options {
   int64_t evalBatches = 10;
   int threads = 0;          // 0 = OpenMP's default
   int64_t gradcheck = 0;    // > 0: check the gradient along this many directions, then exit
+  OnNonFinite onNonFinite = OnNonFinite::stop; // stop: exit 3; skip: drop the update, continue
 };
 
 /// Parses argv[1..argc) over the model's defaults. Throws UsageError ("--steps: expected a

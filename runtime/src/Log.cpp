@@ -23,6 +23,8 @@ std::string formatStepLine(const StepRecord &r) {
                             r.tokensPerSecond);
   if (r.hasVal)
     line += format(" | val %.6f", r.valLoss);
+  if (r.skipped)
+    line += " | skipped (non-finite)";
   return line;
 }
 
@@ -42,6 +44,8 @@ std::string formatStepJson(const StepRecord &r) {
   s += ",\"tok_per_s\":" + jsonNumber(r.tokensPerSecond, "%.1f");
   if (r.hasVal)
     s += ",\"val\":" + jsonNumber(r.valLoss, "%.17g");
+  if (r.skipped)
+    s += ",\"skipped\":true";
   return s + "}";
 }
 

@@ -2,6 +2,7 @@
 //
 //   step 12/100 | loss 4.123456 | norm 1.2345 | lr 3.00e-04 | 45.2 ms | 11329 tok/s | val 3.900000
 //
+// (with " | skipped (non-finite)" and "skipped":true when --on-nonfinite=skip dropped the update)
 // and the same fields as one JSON object per line in --log FILE (appended to on resume, so a
 // resumed run continues the same file). Runs longer than 100 steps also print progress with an
 // ETA about every 10% of the steps.
@@ -23,6 +24,7 @@ struct StepRecord {
   double tokensPerSecond = 0;
   bool hasVal = false;
   double valLoss = 0;
+  bool skipped = false;       // --on-nonfinite=skip dropped this step's update
 };
 
 /// The stdout line for one step (no newline).

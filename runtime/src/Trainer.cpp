@@ -117,6 +117,77 @@ double readLoss(const ModelDesc &model, const char *arena) {
   return double(x);
 }
 
+/// The first parameter whose gradient holds a NaN or Inf, or null. Reads every gradient: called
+/// only once a step has been found non-finite.
+const ParamDesc *firstNonFiniteGradient(const ModelDesc &model, const char *arena) {
+  std::vector<char> host;
+  for (int i = 0; i < model.numParams; ++i) {
+    const TensorDesc &g = model.params[i].grad;
+    host.resize(g.bytes);
+    readArena(model, arena, g.offset, host.data(), g.bytes);
+    for (int64_t k = 0, n = g.numel(); k < n; ++k) {
+      bool finite = true;
+      if (g.dtype == DType::f32) {
+        float x;
+        std::memcpy(&x, host.data() + 4 * k, 4);
+        finite = std::isfinite(x);
+      } else if (g.dtype == DType::f64) {
+        double x;
+        std::memcpy(&x, host.data() + 8 * k, 8);
+        finite = std::isfinite(x);
+      } else if (g.dtype == DType::bf16) {
+        uint16_t x;
+        std::memcpy(&x, host.data() + 2 * k, 2);
+        finite = (x & 0x7F80u) != 0x7F80u; // exponent all ones: Inf or NaN
+      }
+      if (!finite)
+        return &model.params[i];
+    }
+  }
+  return nullptr;
+}
+
+/// Test hook INGOT_INJECT_NAN="STEP:PARAM" (e.g. "3:wte"): after the forward/backward passes of
+/// step STEP, the first element of PARAM's gradient becomes NaN. test/e2e/nonfinite.test uses it.
+struct NanInjection {
+  int64_t step = -1;
+  const ParamDesc *param = nullptr;
+};
+
+NanInjection parseNanInjection(const ModelDesc &model) {
+  NanInjection out;
+  const char *env = std::getenv("INGOT_INJECT_NAN");
+  if (!env || !*env)
+    return out;
+  std::string spec = env;
+  size_t colon = spec.find(':');
+  char *end = nullptr;
+  long long step = colon == std::string::npos ? -1 : std::strtoll(spec.c_str(), &end, 10);
+  if (colon == std::string::npos || end != spec.c_str() + colon || step < 1)
+    throw UsageError(format("INGOT_INJECT_NAN: expected STEP:PARAM, found '%s'", env));
+  std::string name = spec.substr(colon + 1);
+  for (int i = 0; i < model.numParams; ++i)
+    if (name == model.params[i].value.name)
+      out.param = &model.params[i];
+  if (!out.param)
+    throw UsageError(format("INGOT_INJECT_NAN: this model has no parameter '%s'", name.c_str()));
+  out.step = step;
+  return out;
+}
+
+void injectNan(const ModelDesc &model, char *arena, const TensorDesc &g) {
+  if (g.dtype == DType::f32) {
+    float x = std::nanf("");
+    writeArena(model, arena, g.offset, &x, sizeof(x));
+  } else if (g.dtype == DType::f64) {
+    double x = std::nan("");
+    writeArena(model, arena, g.offset, &x, sizeof(x));
+  } else if (g.dtype == DType::bf16) {
+    uint16_t x = 0x7FC0;
+    writeArena(model, arena, g.offset, &x, sizeof(x));
+  }
+}
+
 double evaluate(const ModelDesc &model, char *arena, DataLoader &val, int64_t batches) {
   val.reset();
   BatchSlots slots(model, arena);
@@ -217,6 +288,8 @@ int train(const ModelDesc &model, int argc, char **argv) {
     return kExitOk;
   }
 
+  const NanInjection inject = parseNanInjection(model);
+  int64_t skippedSteps = 0;
   BatchSlots slots(model, base);
   log.start(state.step + 1, o.steps);
   for (int64_t step = state.step + 1; step <= o.steps; ++step) {
@@ -230,9 +303,8 @@ int train(const ModelDesc &model, int argc, char **argv) {
       lossSum += readLoss(model, base);
     }
     double loss = lossSum / double(model.microbatches);
-    if (!std::isfinite(loss))
-      throw Error(kExitNonFinite, format("step %lld: the loss is %g (non-finite); stopping before "
-                                         "the update", (long long)step, loss));
+    if (step == inject.step)
+      injectNan(model, base, inject.param->grad);
 
     StepScalars scalars;
     std::memset(&scalars, 0, sizeof(scalars));
@@ -243,11 +315,30 @@ int train(const ModelDesc &model, int argc, char **argv) {
     scalars.weightDecay = o.weightDecay;
     scalars.clip = o.clip;
     scalars.step = step;
-    model.optimizerStep(base, &scalars);
-    if (scalars.nonFinite || !std::isfinite(scalars.gradNorm))
-      throw Error(kExitNonFinite, format("step %lld: the gradient norm is %g (non-finite; the "
-                                         "update was not applied); stopping", (long long)step,
-                                         scalars.gradNorm));
+    // A non-finite loss skips the optimizer altogether; a non-finite gradient makes it return
+    // before the update (scalars.nonFinite). Only then are the gradients scanned.
+    bool lossFinite = std::isfinite(loss);
+    if (lossFinite)
+      model.optimizerStep(base, &scalars);
+    bool skipped = false;
+    if (!lossFinite || scalars.nonFinite || !std::isfinite(scalars.gradNorm)) {
+      std::string what;
+      if (!lossFinite) {
+        what = format("step %lld: the loss is %g (non-finite)", (long long)step, loss);
+      } else {
+        const ParamDesc *bad = firstNonFiniteGradient(model, base);
+        what = format("step %lld: the gradient norm is %g (non-finite); %s", (long long)step,
+                      scalars.gradNorm,
+                      bad ? format("the first parameter with a non-finite gradient is '%s'",
+                                   bad->value.name).c_str()
+                          : "every parameter's gradient is finite");
+      }
+      if (o.onNonFinite == OnNonFinite::stop)
+        throw Error(kExitNonFinite, what + "; stopping before the update");
+      log.message("%s; skipping the update (--on-nonfinite=skip)", what.c_str());
+      skipped = true;
+      ++skippedSteps;
+    }
     double seconds = nowSeconds() - t0;
 
     StepRecord record;
@@ -258,6 +349,7 @@ int train(const ModelDesc &model, int argc, char **argv) {
     record.lr = scalars.lr;
     record.ms = seconds * 1e3;
     record.tokensPerSecond = seconds > 0 ? double(tokensStep) / seconds : 0;
+    record.skipped = skipped;
     bool evalNow = valData && evalBatches > 0 &&
                    ((o.evalEvery > 0 && step % o.evalEvery == 0) || step == o.steps);
     if (evalNow) {
@@ -276,6 +368,9 @@ int train(const ModelDesc &model, int argc, char **argv) {
       log.message("checkpoint %s", path.c_str());
     }
   }
+  if (o.onNonFinite == OnNonFinite::skip)
+    log.message("skipped %lld step(s) with non-finite values (--on-nonfinite=skip)",
+                (long long)skippedSteps);
   return kExitOk;
 }
 

@@ -179,6 +179,19 @@ TEST(Trainer, NonFiniteLossExitsThree) {
   EXPECT_EQ(r.err, "error: step 1: the loss is nan (non-finite); stopping before the update\n");
 }
 
+TEST(Trainer, NonFiniteLossSkippedWithOnNonFiniteSkip) {
+  LinearModel model;
+  model.desc.forwardBackward = nanForwardBackward;
+  std::string dir = makeTempDir();
+  RunResult r = run(model.desc,
+                    {"--data", writeData(dir), "--steps", "3", "--on-nonfinite=skip"});
+  EXPECT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("step 2: the loss is nan (non-finite); skipping the update"),
+            std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("step 3/3 | loss nan | norm 0.0000"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("skipped 3 step(s) with non-finite values"), std::string::npos) << r.out;
+}
+
 TEST(Trainer, InconsistentModelDescriptionIsReported) {
   LinearModel model;
   model.params[0].value.offset = kArena; // outside the arena
