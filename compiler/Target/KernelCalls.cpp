@@ -1,0 +1,331 @@
+//===- KernelCalls.cpp - One kernel call per ingot op, for both targets ---===//
+#include "compiler/Target/KernelCalls.h"
+
+#include "dialects/Ingot/IngotOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/FormatVariadic.h"
+
+using namespace mlir;
+using namespace ingot;
+using namespace ingot::codegen;
+
+std::string KernelCallEmitter::ptr(Value v) const {
+  StringRef t = typeOf(v).getElementType().isInteger(32) ? StringRef("int32_t") : style.floatType;
+  return llvm::formatv("at<{0}>(A, {1})", t, plan.offset(v)).str();
+}
+
+std::string KernelCallEmitter::ptrAt(int64_t off) const {
+  return llvm::formatv("at<{0}>(A, {1})", style.floatType, off).str();
+}
+
+void KernelCallEmitter::arrayCall(
+    StringRef name, const std::string &leadingArgs,
+    ArrayRef<std::pair<StringRef, SmallVector<int64_t>>> arrays) {
+  if (style.dimsByValue) {
+    std::string args = leadingArgs;
+    for (const auto &[_, values] : arrays)
+      args += ", Dims{" + list(values) + "}";
+    line(callee(name) + "(" + args + ");");
+    return;
+  }
+  std::string decls, names;
+  for (const auto &[arrayName, values] : arrays) {
+    decls += (decls.empty() ? "" : ", ") + arrayName.str() + "[] = " + list(values);
+    names += ", " + arrayName.str();
+  }
+  line("{");
+  line("  static const int64_t " + decls + ";");
+  line("  " + callee(name) + "(" + leadingArgs + names + ");");
+  line("}");
+}
+
+LogicalResult KernelCallEmitter::emitFunction(func::FuncOp fn, StringRef name) {
+  os << "void " << name << "(char *A) {\n";
+  for (Operation &op : fn.getBody().front())
+    if (failed(emitOp(&op)))
+      return failure();
+  os << "}\n\n";
+  return success();
+}
+
+LogicalResult KernelCallEmitter::emitOp(Operation *op) {
+  std::string where = locationComment(op->getLoc());
+  os << "  // " << op->getName() << (where.empty() ? "" : "  " + where) << "\n";
+  // One call: `name<T>(args)` on the host, `name(args)` on cuda.
+  auto call = [&](StringRef name, const auto &args) { line(callee(name) + args.str()); };
+  StringRef scratch = style.scratchArg;
+  auto unaryKind = [](Operation *o) -> StringRef {
+    return llvm::TypeSwitch<Operation *, StringRef>(o)
+        .Case<NegOp>([](auto) { return "neg"; })
+        .Case<ExpOp>([](auto) { return "exp"; })
+        .Case<LogOp>([](auto) { return "log"; })
+        .Case<SqrtOp>([](auto) { return "sqrt"; })
+        .Case<RsqrtOp>([](auto) { return "rsqrt"; })
+        .Case<TanhOp>([](auto) { return "tanh"; })
+        .Case<ReluOp>([](auto) { return "relu"; })
+        .Case<SiluOp>([](auto) { return "silu"; })
+        .Default([](auto) { return ""; });
+  };
+  if (StringRef kind = unaryKind(op); !kind.empty()) {
+    call("unary", llvm::formatv("(Unary::{0}, {1}, {2}, {3});", kind, ptr(op->getResult(0)),
+                                ptr(op->getOperand(0)),
+                                typeOf(op->getResult(0)).getNumElements()));
+    return success();
+  }
+  auto binary = [&](StringRef kind) {
+    auto out = typeOf(op->getResult(0)).getShape();
+    arrayCall("binary",
+              llvm::formatv("Binary::{0}, {1}, {2}, {3}, {4}", kind, ptr(op->getResult(0)),
+                            ptr(op->getOperand(0)), ptr(op->getOperand(1)), out.size())
+                  .str(),
+              {{"shape", llvm::to_vector(out)},
+               {"sa", broadcastStrides(typeOf(op->getOperand(0)).getShape(), out)},
+               {"sb", broadcastStrides(typeOf(op->getOperand(1)).getShape(), out)}});
+    return success();
+  };
+  auto rowsOf = [](Value x) {
+    auto shape = typeOf(x).getShape();
+    return std::make_pair(typeOf(x).getNumElements() / shape.back(), shape.back());
+  };
+
+  return llvm::TypeSwitch<Operation *, LogicalResult>(op)
+      .Case<ParamRefOp, ReshapeOp>([](auto) { return success(); }) // views: no code
+      .Case<ConstantOp>([&](ConstantOp c) -> LogicalResult {
+        auto value = llvm::dyn_cast<DenseElementsAttr>(c.getValue());
+        if (!value || !value.isSplat() || !llvm::isa<FloatType>(value.getElementType()))
+          return op->emitError() << "the " << style.target
+                                 << " target supports splat float constants only";
+        call("fill", llvm::formatv("({0}, {1}, {2});", ptr(c.getResult()),
+                                   value.getType().getNumElements(),
+                                   number(value.getSplatValue<APFloat>().convertToDouble())));
+        return success();
+      })
+      .Case<AddOp>([&](auto) { return binary("add"); })
+      .Case<SubOp>([&](auto) { return binary("sub"); })
+      .Case<MulOp>([&](auto) { return binary("mul"); })
+      .Case<DivOp>([&](auto) { return binary("div"); })
+      .Case<MaximumOp>([&](auto) { return binary("maximum"); })
+      .Case<GeluOp>([&](GeluOp g) {
+        call("unary", llvm::formatv("(Unary::{0}, {1}, {2}, {3});",
+                                    g.getApproximate() == "tanh" ? "gelu_tanh" : "gelu_erf",
+                                    ptr(g.getResult()), ptr(g.getX()),
+                                    typeOf(g.getX()).getNumElements()));
+        return success();
+      })
+      .Case<CastOp>([&](CastOp c) {
+        bool toBF16 = typeOf(c.getResult()).getElementType().isBF16();
+        call("cast", llvm::formatv("({0}, {1}, {2}, {3});", ptr(c.getResult()), ptr(c.getX()),
+                                   typeOf(c.getX()).getNumElements(), toBF16 ? "true" : "false"));
+        return success();
+      })
+      .Case<MatmulOp>([&](MatmulOp m) -> LogicalResult {
+        FailureOr<MatmulGeometry> g = matmulGeometry(m, style.target);
+        if (failed(g))
+          return failure();
+        call("matmul",
+             llvm::formatv("({0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11}, false);",
+                           ptr(m.getResult()), ptr(m.getLhs()), ptr(m.getRhs()), g->batch, g->rows,
+                           g->cols, g->k, g->transA, g->transB, g->strideA, g->strideB,
+                           g->strideC));
+        return success();
+      })
+      .Case<EmbeddingOp>([&](EmbeddingOp e) {
+        auto table = typeOf(e.getTable()).getShape();
+        call("embedding", llvm::formatv("({0}, {1}, {2}, {3}, {4}, {5});", ptr(e.getResult()),
+                                        ptr(e.getTable()), ptr(e.getIndices()),
+                                        typeOf(e.getIndices()).getNumElements(), table[0],
+                                        table[1]));
+        return success();
+      })
+      .Case<EmbeddingGradOp>([&](EmbeddingGradOp e) {
+        auto table = typeOf(e.getResult()).getShape();
+        call("embeddingGrad", llvm::formatv("({0}, {1}, {2}, {3}, {4}, {5});",
+                                            ptr(e.getResult()), ptr(e.getIndices()),
+                                            ptr(e.getGradOutput()),
+                                            typeOf(e.getIndices()).getNumElements(), table[0],
+                                            table[1]));
+        return success();
+      })
+      .Case<LayerNormOp>([&](LayerNormOp n) {
+        auto [rows, dim] = rowsOf(n.getX());
+        call("layerNorm", llvm::formatv("({0}, {1}, {2}, {3}, {4}, {5}, {6});", ptr(n.getResult()),
+                                        ptr(n.getX()), ptr(n.getGamma()), ptr(n.getBeta()), rows,
+                                        dim, number(n.getEpsilon().convertToDouble())));
+        return success();
+      })
+      .Case<LayerNormGradOp>([&](LayerNormGradOp n) {
+        auto [rows, dim] = rowsOf(n.getX());
+        call("layerNormGrad",
+             llvm::formatv("({0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}{9});", ptr(n.getGradX()),
+                           ptr(n.getGradGamma()), ptr(n.getGradBeta()), ptr(n.getX()),
+                           ptr(n.getGamma()), ptr(n.getGradOutput()), rows, dim,
+                           number(n.getEpsilon().convertToDouble()), scratch));
+        return success();
+      })
+      .Case<RmsNormOp>([&](RmsNormOp n) {
+        auto [rows, dim] = rowsOf(n.getX());
+        call("rmsNorm", llvm::formatv("({0}, {1}, {2}, {3}, {4}, {5});", ptr(n.getResult()),
+                                      ptr(n.getX()), ptr(n.getGamma()), rows, dim,
+                                      number(n.getEpsilon().convertToDouble())));
+        return success();
+      })
+      .Case<RmsNormGradOp>([&](RmsNormGradOp n) {
+        auto [rows, dim] = rowsOf(n.getX());
+        call("rmsNormGrad",
+             llvm::formatv("({0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}{8});", ptr(n.getGradX()),
+                           ptr(n.getGradGamma()), ptr(n.getX()), ptr(n.getGamma()),
+                           ptr(n.getGradOutput()), rows, dim,
+                           number(n.getEpsilon().convertToDouble()), scratch));
+        return success();
+      })
+      .Case<SoftmaxOp>([&](SoftmaxOp s) {
+        AxisSplit a = around(typeOf(s.getX()).getShape(), s.getNormalizedAxis());
+        call("softmax", llvm::formatv("({0}, {1}, {2}, {3}, {4});", ptr(s.getResult()),
+                                      ptr(s.getX()), a.outer, a.axis, a.inner));
+        return success();
+      })
+      .Case<SoftmaxGradOp>([&](SoftmaxGradOp s) {
+        AxisSplit a = around(typeOf(s.getOutput()).getShape(), s.getNormalizedAxis());
+        call("softmaxGrad", llvm::formatv("({0}, {1}, {2}, {3}, {4}, {5});", ptr(s.getGradX()),
+                                          ptr(s.getOutput()), ptr(s.getGradOutput()), a.outer,
+                                          a.axis, a.inner));
+        return success();
+      })
+      .Case<AttentionOp>([&](AttentionOp a) {
+        auto q = typeOf(a.getQuery()).getShape(), k = typeOf(a.getKey()).getShape();
+        int64_t heads = a.getNumHeads();
+        call("attention",
+             llvm::formatv("({0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11});",
+                           ptr(a.getResult()), ptr(a.getQuery()), ptr(a.getKey()),
+                           ptr(a.getValue()), q[0], q[1], k[1], heads, a.getNumKvHeads(),
+                           q[2] / heads, a.getCausal(), number(a.getScale().convertToDouble())));
+        return success();
+      })
+      .Case<AttentionGradOp>([&](AttentionGradOp a) {
+        auto q = typeOf(a.getQuery()).getShape(), k = typeOf(a.getKey()).getShape();
+        int64_t heads = a.getNumHeads();
+        call("attentionGrad",
+             llvm::formatv("({0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11}, {12}, "
+                           "{13}, {14}, {15}{16});",
+                           ptr(a.getGradQuery()), ptr(a.getGradKey()), ptr(a.getGradValue()),
+                           ptr(a.getQuery()), ptr(a.getKey()), ptr(a.getValue()),
+                           ptr(a.getOutput()), ptr(a.getGradOutput()), q[0], q[1], k[1], heads,
+                           a.getNumKvHeads(), q[2] / heads, a.getCausal(),
+                           number(a.getScale().convertToDouble()), scratch));
+        return success();
+      })
+      .Case<RopeOp>([&](RopeOp r) {
+        auto x = typeOf(r.getX()).getShape();
+        int64_t heads = r.getNumHeads();
+        call("rope", llvm::formatv("({0}, {1}, {2}, {3}, {4}, {5}, {6}, {7});", ptr(r.getResult()),
+                                   ptr(r.getX()), x[0], x[1], heads, x[2] / heads,
+                                   number(r.getTheta().convertToDouble()), r.getInverse()));
+        return success();
+      })
+      .Case<CrossEntropyOp>([&](CrossEntropyOp c) {
+        int64_t classes = typeOf(c.getLogits()).getShape().back();
+        call("crossEntropy", llvm::formatv("({0}, {1}, {2}, {3}, {4});", ptr(c.getResult()),
+                                           ptr(c.getLogits()), ptr(c.getTargets()),
+                                           typeOf(c.getTargets()).getNumElements(), classes));
+        return success();
+      })
+      .Case<CrossEntropyGradOp>([&](CrossEntropyGradOp c) {
+        int64_t classes = typeOf(c.getLogits()).getShape().back();
+        call("crossEntropyGrad",
+             llvm::formatv("({0}, {1}, {2}, {3}, {4}, {5});", ptr(c.getGradLogits()),
+                           ptr(c.getLogits()), ptr(c.getTargets()), ptr(c.getGradLoss()),
+                           typeOf(c.getTargets()).getNumElements(), classes));
+        return success();
+      })
+      .Case<GeluGradOp>([&](GeluGradOp g) {
+        call("geluGrad", llvm::formatv("({0}, {1}, {2}, {3}, {4});", ptr(g.getGradX()),
+                                       ptr(g.getX()), ptr(g.getGradOutput()),
+                                       typeOf(g.getX()).getNumElements(),
+                                       g.getApproximate() == "tanh"));
+        return success();
+      })
+      .Case<SiluGradOp, ReluGradOp>([&](auto g) {
+        call(llvm::isa<SiluGradOp>(op) ? "siluGrad" : "reluGrad",
+             llvm::formatv("({0}, {1}, {2}, {3});", ptr(g.getGradX()), ptr(g.getX()),
+                           ptr(g.getGradOutput()), typeOf(g.getX()).getNumElements()));
+        return success();
+      })
+      .Case<TransposeOp>([&](TransposeOp t) {
+        auto x = typeOf(t.getX()).getShape();
+        arrayCall("transpose",
+                  llvm::formatv("{0}, {1}, {2}", ptr(t.getResult()), ptr(t.getX()), x.size()).str(),
+                  {{"shape", llvm::to_vector(x)}, {"perm", llvm::to_vector(t.getPermutation())}});
+        return success();
+      })
+      .Case<SliceOp>([&](SliceOp s) {
+        AxisSplit a = around(typeOf(s.getX()).getShape(), s.getNormalizedAxis());
+        call("copyAxis", llvm::formatv("({0}, {1}, {2}, {3}, {4}, {5}, {6}, 0, {4}, false);",
+                                       ptr(s.getResult()), ptr(s.getX()), a.outer, a.axis,
+                                       s.getSize(), a.inner, s.getStart()));
+        return success();
+      })
+      .Case<PadOp>([&](PadOp p) {
+        AxisSplit a = around(typeOf(p.getX()).getShape(), p.getNormalizedAxis());
+        call("copyAxis", llvm::formatv("({0}, {1}, {2}, {3}, {4}, {5}, 0, {6}, {3}, true);",
+                                       ptr(p.getResult()), ptr(p.getX()), a.outer, a.axis,
+                                       a.axis + p.getBefore() + p.getAfter(), a.inner,
+                                       p.getBefore()));
+        return success();
+      })
+      .Case<ConcatOp>([&](ConcatOp c) {
+        int64_t axisIndex = c.getNormalizedAxis();
+        auto outShape = typeOf(c.getResult()).getShape();
+        int64_t start = 0;
+        for (Value input : c.getInputs()) {
+          AxisSplit a = around(typeOf(input).getShape(), axisIndex);
+          call("copyAxis", llvm::formatv("({0}, {1}, {2}, {3}, {4}, {5}, 0, {6}, {3}, false);",
+                                         ptr(c.getResult()), ptr(input), a.outer, a.axis,
+                                         outShape[axisIndex], a.inner, start));
+          start += a.axis;
+        }
+        return success();
+      })
+      .Case<BroadcastOp>([&](BroadcastOp b) {
+        auto out = typeOf(b.getResult()).getShape();
+        arrayCall("broadcast",
+                  llvm::formatv("{0}, {1}, {2}", ptr(b.getResult()), ptr(b.getX()), out.size())
+                      .str(),
+                  {{"shape", llvm::to_vector(out)},
+                   {"sx", broadcastStrides(typeOf(b.getX()).getShape(), out)}});
+        return success();
+      })
+      .Case<ReduceSumOp, ReduceMeanOp, ReduceMaxOp>([&](auto r) -> LogicalResult {
+        FailureOr<AxisSplit> split =
+            reductionSplit(op, typeOf(r.getX()).getShape(), r.getNormalizedAxes(), style.target);
+        if (failed(split))
+          return failure();
+        StringRef kind = llvm::isa<ReduceSumOp>(op)    ? "sum"
+                         : llvm::isa<ReduceMeanOp>(op) ? "mean"
+                                                       : "max";
+        call("reduce", llvm::formatv("(Reduce::{0}, {1}, {2}, {3}, {4}, {5});", kind,
+                                     ptr(r.getResult()), ptr(r.getX()), split->outer, split->axis,
+                                     split->inner));
+        return success();
+      })
+      .Case<ParamGradOp>([&](ParamGradOp g) {
+        ParamOp p = plan.param(g.getName());
+        call("accumulate", llvm::formatv("({0}, {1}, {2});",
+                                         ptrAt(ArenaPlan::paramOffset(p, "ingot.grad_offset")),
+                                         ptr(g.getGrad()), p.getTensorType().getNumElements()));
+        return success();
+      })
+      .Case<func::ReturnOp>([&](func::ReturnOp r) {
+        line(llvm::formatv(style.lossCopy.data(), ptrAt(plan.lossOffset), ptr(r.getOperand(0))));
+        return success();
+      })
+      .Default([&](Operation *) {
+        return op->emitError() << "the " << style.target << " target has no kernel for '"
+                               << op->getName() << "'";
+      });
+}

@@ -1,0 +1,81 @@
+//===- KernelCalls.h - One kernel call per ingot op, for both targets -*- C++ -*-===//
+//
+// The host and cuda emitters write the same straight-line sequence of kernel calls, one per
+// op of the planned module under a comment naming the op and its .ingot line. The calls differ
+// only in spelling, which KernelCallStyle captures: the callee suffix (`unary<T>(...)` against
+// `unary(...)`), the arena element type of pointers, how shape and stride arrays travel (static
+// arrays in a block, or `Dims{...}` by value), the scratch argument of some backward kernels
+// and how the loss is copied out. Everything else (file prologue, optimizer step, scratch
+// placement) stays in each target's emitter.
+//
+//===----------------------------------------------------------------------===//
+#ifndef INGOT_COMPILER_TARGET_KERNELCALLS_H
+#define INGOT_COMPILER_TARGET_KERNELCALLS_H
+
+#include "compiler/Target/EmitCommon.h"
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/ADT/Twine.h"
+
+#include <string>
+#include <utility>
+
+namespace ingot {
+namespace codegen {
+
+/// How a target spells its kernel calls.
+struct KernelCallStyle {
+  /// The target's name in error messages: "host", "cuda".
+  llvm::StringRef target;
+  /// Appended to every kernel name: "<T>" on the host, "" on cuda.
+  llvm::StringRef calleeSuffix;
+  /// The element type of float pointers into the arena: "T" on the host, "float" on cuda.
+  llvm::StringRef floatType;
+  /// Shapes, strides and permutations as `Dims{...}` arguments (cuda); otherwise as
+  /// `static const int64_t` arrays in a block around the call (host).
+  bool dimsByValue = false;
+  /// Appended to the arguments of the backward kernels that need transient scratch
+  /// (layerNormGrad, rmsNormGrad, attentionGrad): ", scratch(A)" on cuda, "" on the host.
+  llvm::StringRef scratchArg;
+  /// The statement storing the loss: a formatv pattern of the destination ({0}) and the
+  /// source ({1}) pointer.
+  llvm::StringRef lossCopy;
+};
+
+/// Writes the kernel calls of a planned module's functions to `os`.
+class KernelCallEmitter {
+public:
+  KernelCallEmitter(const KernelCallStyle &style, const ArenaPlan &plan, llvm::raw_ostream &os)
+      : style(style), plan(plan), os(os) {}
+
+  /// `at<T>(A, 1234)`: a pointer to `v` in the arena.
+  std::string ptr(mlir::Value v) const;
+  /// A float pointer at arena offset `off`.
+  std::string ptrAt(int64_t off) const;
+  /// One indented line of the function body.
+  void line(const llvm::Twine &text) { os << "  " << text << "\n"; }
+
+  /// `void name(char *A) { ... }` with one call per op of `fn`.
+  mlir::LogicalResult emitFunction(mlir::func::FuncOp fn, llvm::StringRef name);
+  /// The comment line and the call(s) of one op; fails (with an error at the op) on an op the
+  /// target has no kernel for.
+  mlir::LogicalResult emitOp(mlir::Operation *op);
+
+private:
+  /// `name<T>` or `name`.
+  std::string callee(llvm::StringRef name) const { return (name + style.calleeSuffix).str(); }
+  /// A call whose trailing arguments are int64 arrays (named `arrays[i].first` where they are
+  /// static arrays): `leadingArgs` is the text of the arguments before them.
+  void arrayCall(llvm::StringRef name, const std::string &leadingArgs,
+                 llvm::ArrayRef<std::pair<llvm::StringRef, llvm::SmallVector<int64_t>>> arrays);
+
+  const KernelCallStyle &style;
+  const ArenaPlan &plan;
+  llvm::raw_ostream &os;
+};
+
+} // namespace codegen
+} // namespace ingot
+
+#endif // INGOT_COMPILER_TARGET_KERNELCALLS_H
