@@ -62,6 +62,12 @@ public:
   /// target has no kernel for.
   mlir::LogicalResult emitOp(mlir::Operation *op);
 
+  /// The optimizer step after the global norm is in `norm`: record it, return on a non-finite
+  /// gradient, and compute the clip factor `scale`.
+  void emitNormChecks();
+  /// One AdamW update of `adam`'s parameter with the run-time scalars of `s`.
+  void emitAdamW(AdamWOp adam);
+
 private:
   /// `name<T>` or `name`.
   std::string callee(llvm::StringRef name) const { return (name + style.calleeSuffix).str(); }

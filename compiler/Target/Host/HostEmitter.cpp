@@ -55,20 +55,9 @@ LogicalResult Emitter::emitOptimizer(func::FuncOp fn) {
                            p.getTensorType().getNumElements()));
       }
       line("const double norm = std::sqrt(sumsq);");
-      line("s->gradNorm = norm;");
-      line("s->nonFinite = !std::isfinite(norm);");
-      line("if (s->nonFinite)");
-      line("  return; // no update on a non-finite gradient");
-      line("const double scale = s->clip > 0 && norm > s->clip ? s->clip / norm : 1.0;");
+      calls.emitNormChecks();
     } else if (auto adam = llvm::dyn_cast<AdamWOp>(op)) {
-      ParamOp p = plan.param(adam.getName());
-      auto off = [&](StringRef key) { return ArenaPlan::paramOffset(p, key); };
-      line(llvm::formatv("adamw<T>({0}, {1}, {2}, {3}, {4}, s->lr, s->beta1, s->beta2, s->eps, "
-                         "{5}, s->step, scale); // {6}",
-                         ptrAt(off("ingot.offset")), ptrAt(off("ingot.grad_offset")),
-                         ptrAt(off("ingot.m_offset")), ptrAt(off("ingot.v_offset")),
-                         p.getTensorType().getNumElements(),
-                         adam.getWeightDecay() ? "s->weightDecay" : "0.0", p.getSymName()));
+      calls.emitAdamW(adam);
     } else if (!llvm::isa<func::ReturnOp>(op)) {
       return op.emitError() << "unexpected '" << op.getName() << "' in @optimizer_step";
     }
