@@ -389,6 +389,18 @@ __global__ void ropeKernel(float *y, const float *x, int64_t batch, int64_t seq,
 
 constexpr int kReduceThreads = 1024;
 
+/// Sums `value` over the kReduceThreads threads of the block into shared[0] (every thread
+/// calls it): a fixed-shape tree, so the result does not depend on timing.
+__device__ void blockSum(double *shared, double value) {
+  shared[threadIdx.x] = value;
+  __syncthreads();
+  for (int width = kReduceThreads / 2; width > 0; width /= 2) {
+    if (threadIdx.x < width)
+      shared[threadIdx.x] += shared[threadIdx.x + width];
+    __syncthreads();
+  }
+}
+
 /// One block: thread r handles rows r, r + 1024, ...; the block then adds the 1024 partial sums
 /// in a fixed tree, so the loss does not depend on scheduling.
 __global__ void crossEntropyKernel(float *loss, const float *logits, const int32_t *targets,
@@ -410,13 +422,7 @@ __global__ void crossEntropyKernel(float *loss, const float *logits, const int32
       sum += exp(double(row[j]) - maxValue);
     acc += maxValue + log(sum) - double(row[target]);
   }
-  partial[threadIdx.x] = acc;
-  __syncthreads();
-  for (int width = kReduceThreads / 2; width > 0; width /= 2) {
-    if (threadIdx.x < width)
-      partial[threadIdx.x] += partial[threadIdx.x + width];
-    __syncthreads();
-  }
+  blockSum(partial, acc);
   if (threadIdx.x == 0)
     loss[0] = float(partial[0] / double(rows));
 }
@@ -514,13 +520,7 @@ __global__ void sumSquaresKernel(const float *x, int64_t n, double *partial) {
   double s = 0;
   for (int64_t i = threadIdx.x; i < n; i += kReduceThreads)
     s += double(x[i]) * double(x[i]);
-  acc[threadIdx.x] = s;
-  __syncthreads();
-  for (int width = kReduceThreads / 2; width > 0; width /= 2) {
-    if (threadIdx.x < width)
-      acc[threadIdx.x] += acc[threadIdx.x + width];
-    __syncthreads();
-  }
+  blockSum(acc, s);
   if (threadIdx.x == 0)
     partial[0] = acc[0];
 }
