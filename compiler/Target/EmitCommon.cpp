@@ -221,7 +221,7 @@ std::string ingot::describeModule(ModuleOp module, const TargetEmitOptions &opti
      << "  \"source_hash\": \"" << llvm::format_hex(options.sourceHash, 18) << "\",\n"
      << "  \"compiler\": \"ingotc " << options.compilerVersion << "\",\n"
      << "  \"target\": \"" << target << "\",\n"
-     << "  \"compute_dtype\": \"" << (options.f64 ? "f64" : "f32") << "\",\n"
+     << "  \"compute_dtype\": \"" << computeDtype << "\",\n"
      << "  \"parameters\": " << count << ",\n";
   // The cost model's arithmetic per micro-batch (IngotCostOpInterface).
   auto flops = [&](StringRef fn) {
@@ -239,6 +239,14 @@ std::string ingot::describeModule(ModuleOp module, const TargetEmitOptions &opti
     bool first = true;
     for (NamedAttribute a : attr) {
       os << (first ? "" : ", ") << "\"" << a.getName().getValue() << "\": ";
+  // bf16 where ingot-assign-storage narrowed activations (fp32 masters and accumulation).
+  bool bf16 = false;
+  module.walk([&](Operation *op) {
+    if (auto storage = op->getAttrOfType<ArrayAttr>("ingot.storage"))
+      for (Attribute a : storage)
+        bf16 |= llvm::cast<StringAttr>(a).getValue() == "bf16";
+  });
+  const char *computeDtype = options.f64 ? "f64" : bf16 ? "bf16" : "f32";
       first = false;
       if (auto b = llvm::dyn_cast<BoolAttr>(a.getValue()))
         os << (b.getValue() ? "true" : "false");

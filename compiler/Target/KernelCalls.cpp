@@ -1,6 +1,7 @@
 //===- KernelCalls.cpp - One kernel call per ingot op, for both targets ---===//
 #include "compiler/Target/KernelCalls.h"
 
+#include "compiler/Transforms/Passes.h"
 #include "dialects/Ingot/IngotOps.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -16,8 +17,23 @@ using namespace ingot;
 using namespace ingot::codegen;
 
 std::string KernelCallEmitter::ptr(Value v) const {
-  StringRef t = typeOf(v).getElementType().isInteger(32) ? StringRef("int32_t") : style.floatType;
+  StringRef t = typeOf(v).getElementType().isInteger(32) ? StringRef("int32_t")
+                : storedAsBf16(v)                         ? StringRef("bf16")
+                                                          : style.floatType;
   return llvm::formatv("at<{0}>(A, {1})", t, plan.offset(v)).str();
+}
+
+std::string KernelCallEmitter::gemmOperand(Value v) const {
+  if (!style.shadowWeights)
+    return ptr(v);
+  Operation *def = v.getDefiningOp();
+  while (auto reshape = llvm::dyn_cast_or_null<ReshapeOp>(def))
+    def = reshape.getX().getDefiningOp();
+  if (auto ref = llvm::dyn_cast_or_null<ParamRefOp>(def))
+    if (ParamOp p = plan.param(ref.getName()); p && p->hasAttr("ingot.shadow_offset"))
+      return llvm::formatv("at<bf16>(A, {0})", ArenaPlan::paramOffset(p, "ingot.shadow_offset"))
+          .str();
+  return ptr(v);
 }
 
 std::string KernelCallEmitter::ptrAt(int64_t off) const {
@@ -45,8 +61,14 @@ void KernelCallEmitter::arrayCall(
   line("}");
 }
 
-LogicalResult KernelCallEmitter::emitFunction(func::FuncOp fn, StringRef name) {
+LogicalResult KernelCallEmitter::emitFunction(func::FuncOp fn, StringRef name,
+                                              llvm::function_ref<void()> prologue) {
   os << "void " << name << "(char *A) {\n";
+  attentionIndex.clear();
+  fn.walk([&](AttentionOp a) { attentionIndex[a] = int64_t(attentionIndex.size()); });
+  maxAttention = std::max<int64_t>(maxAttention, attentionIndex.size());
+  if (prologue)
+    prologue();
   for (Operation &op : fn.getBody().front())
     if (failed(emitOp(&op)))
       return failure();
@@ -130,7 +152,8 @@ LogicalResult KernelCallEmitter::emitOp(Operation *op) {
           return failure();
         call("matmul",
              llvm::formatv("({0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11}, false);",
-                           ptr(m.getResult()), ptr(m.getLhs()), ptr(m.getRhs()), g->batch, g->rows,
+                           ptr(m.getResult()), gemmOperand(m.getLhs()), gemmOperand(m.getRhs()),
+                           g->batch, g->rows,
                            g->cols, g->k, g->transA, g->transB, g->strideA, g->strideB,
                            g->strideC));
         return success();
@@ -200,22 +223,35 @@ LogicalResult KernelCallEmitter::emitOp(Operation *op) {
       .Case<AttentionOp>([&](AttentionOp a) {
         auto q = typeOf(a.getQuery()).getShape(), k = typeOf(a.getKey()).getShape();
         int64_t heads = a.getNumHeads();
+        std::string out = ptr(a.getResult());
+        if (style.attentionStats)
+          out += llvm::formatv(", lse(A, {0})", attentionIndex.lookup(a)).str();
         call("attention",
              llvm::formatv("({0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11});",
-                           ptr(a.getResult()), ptr(a.getQuery()), ptr(a.getKey()),
+                           out, ptr(a.getQuery()), ptr(a.getKey()),
                            ptr(a.getValue()), q[0], q[1], k[1], heads, a.getNumKvHeads(),
                            q[2] / heads, a.getCausal(), number(a.getScale().convertToDouble())));
         return success();
       })
-      .Case<AttentionGradOp>([&](AttentionGradOp a) {
+      .Case<AttentionGradOp>([&](AttentionGradOp a) -> LogicalResult {
         auto q = typeOf(a.getQuery()).getShape(), k = typeOf(a.getKey()).getShape();
+        std::string gradOutput = ptr(a.getGradOutput());
+        if (style.attentionStats) {
+          // The statistics its forward saved: the attention op whose result is `output`.
+          auto forward = llvm::dyn_cast_or_null<AttentionOp>(a.getOutput().getDefiningOp());
+          if (!forward || !attentionIndex.count(forward))
+            return a.emitError() << "the " << style.target
+                                 << " target needs attention_grad's output to come from an "
+                                    "attention op in the same function";
+          gradOutput += llvm::formatv(", lse(A, {0})", attentionIndex.lookup(forward)).str();
+        }
         int64_t heads = a.getNumHeads();
         call("attentionGrad",
              llvm::formatv("({0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11}, {12}, "
-                           "{13}, {14}, {15}{16});",
+                           "{13}, {14}{15});",
                            ptr(a.getGradQuery()), ptr(a.getGradKey()), ptr(a.getGradValue()),
                            ptr(a.getQuery()), ptr(a.getKey()), ptr(a.getValue()),
-                           ptr(a.getOutput()), ptr(a.getGradOutput()), q[0], q[1], k[1], heads,
+                           ptr(a.getOutput()) + ", " + gradOutput, q[0], q[1], k[1], heads,
                            a.getNumKvHeads(), q[2] / heads, a.getCausal(),
                            number(a.getScale().convertToDouble()), scratch));
         return success();
@@ -230,9 +266,10 @@ LogicalResult KernelCallEmitter::emitOp(Operation *op) {
       })
       .Case<CrossEntropyOp>([&](CrossEntropyOp c) {
         int64_t classes = typeOf(c.getLogits()).getShape().back();
-        call("crossEntropy", llvm::formatv("({0}, {1}, {2}, {3}, {4});", ptr(c.getResult()),
+        call("crossEntropy", llvm::formatv("({0}, {1}, {2}, {3}, {4}{5});", ptr(c.getResult()),
                                            ptr(c.getLogits()), ptr(c.getTargets()),
-                                           typeOf(c.getTargets()).getNumElements(), classes));
+                                           typeOf(c.getTargets()).getNumElements(), classes,
+                                           scratch));
         return success();
       })
       .Case<CrossEntropyGradOp>([&](CrossEntropyGradOp c) {
@@ -308,9 +345,9 @@ LogicalResult KernelCallEmitter::emitOp(Operation *op) {
         StringRef kind = llvm::isa<ReduceSumOp>(op)    ? "sum"
                          : llvm::isa<ReduceMeanOp>(op) ? "mean"
                                                        : "max";
-        call("reduce", llvm::formatv("(Reduce::{0}, {1}, {2}, {3}, {4}, {5});", kind,
+        call("reduce", llvm::formatv("(Reduce::{0}, {1}, {2}, {3}, {4}, {5}{6});", kind,
                                      ptr(r.getResult()), ptr(r.getX()), split->outer, split->axis,
-                                     split->inner));
+                                     split->inner, scratch));
         return success();
       })
       .Case<ParamGradOp>([&](ParamGradOp g) {

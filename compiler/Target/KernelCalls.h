@@ -15,6 +15,8 @@
 #include "compiler/Target/EmitCommon.h"
 
 #include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/ADT/Twine.h"
 
@@ -41,6 +43,12 @@ struct KernelCallStyle {
   /// The statement storing the loss: a formatv pattern of the destination ({0}) and the
   /// source ({1}) pointer.
   llvm::StringRef lossCopy;
+  /// Attention keeps each query row's log-sum-exp for its backward (cuda): the forward writes
+  /// it and attention_grad reads it at `lse(A, i)`, i the attention's index in its function.
+  bool attentionStats = false;
+  /// GEMM operands that are parameters read the parameter's bf16 working copy
+  /// (`ingot.shadow_offset`, cuda under precision bf16).
+  bool shadowWeights = false;
 };
 
 /// Writes the kernel calls of a planned module's functions to `os`.
@@ -49,15 +57,20 @@ public:
   KernelCallEmitter(const KernelCallStyle &style, const ArenaPlan &plan, llvm::raw_ostream &os)
       : style(style), plan(plan), os(os) {}
 
-  /// `at<T>(A, 1234)`: a pointer to `v` in the arena.
+  /// `at<T>(A, 1234)`: a pointer to `v` in the arena, typed by its storage.
   std::string ptr(mlir::Value v) const;
+  /// A matmul operand: the bf16 working copy where `v` is a parameter that has one.
+  std::string gemmOperand(mlir::Value v) const;
+  /// Attention ops seen in the functions emitted so far (at most, per function).
+  int64_t maxAttentionOps() const { return maxAttention; }
   /// A float pointer at arena offset `off`.
   std::string ptrAt(int64_t off) const;
   /// One indented line of the function body.
   void line(const llvm::Twine &text) { os << "  " << text << "\n"; }
 
-  /// `void name(char *A) { ... }` with one call per op of `fn`.
-  mlir::LogicalResult emitFunction(mlir::func::FuncOp fn, llvm::StringRef name);
+  /// `void name(char *A) { ... }` with one call per op of `fn`, after what `prologue` writes.
+  mlir::LogicalResult emitFunction(mlir::func::FuncOp fn, llvm::StringRef name,
+                                   llvm::function_ref<void()> prologue = nullptr);
   /// The comment line and the call(s) of one op; fails (with an error at the op) on an op the
   /// target has no kernel for.
   mlir::LogicalResult emitOp(mlir::Operation *op);
@@ -79,6 +92,9 @@ private:
   const KernelCallStyle &style;
   const ArenaPlan &plan;
   llvm::raw_ostream &os;
+  /// Each attention op's index in the function being emitted (its log-sum-exp slot).
+  llvm::DenseMap<mlir::Operation *, int64_t> attentionIndex;
+  int64_t maxAttention = 0;
 };
 
 } // namespace codegen

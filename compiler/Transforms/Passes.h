@@ -18,6 +18,9 @@ namespace ingot {
 /// Bytes of one element of `type` in the arena: `floatBytes` for floats when nonzero.
 int64_t elementBytes(mlir::Type type, int64_t floatBytes);
 
+/// True when ingot-assign-storage placed `v` in the arena as bf16.
+bool storedAsBf16(mlir::Value v);
+
 /// Arena alignment of every tensor.
 constexpr int64_t kArenaAlignment = 256;
 

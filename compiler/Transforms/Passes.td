@@ -41,6 +41,19 @@ def IngotOptimizer : Pass<"ingot-optimizer", "mlir::ModuleOp"> {
   let dependentDialects = ["ingot::IngotDialect", "mlir::func::FuncDialect"];
 }
 
+def IngotAssignStorage : Pass<"ingot-assign-storage", "mlir::ModuleOp"> {
+  let summary = "Chooses bf16 or fp32 arena storage for every tensor (precision bf16)";
+  let description = [{
+    For a model with `precision = bf16` (the cuda target runs it): activations and activation
+    gradients are stored as bf16, while parameters (fp32 masters), weight gradients, moments,
+    scalars and integers stay fp32. Annotates each op with `ingot.storage` (one "bf16" or
+    "f32" per result) and each parameter read by a matmul with `ingot.shadow` (it also gets a
+    bf16 working copy). Types in the IR do not change. A model with `precision = f32` is left
+    as it is. Runs before ingot-plan-memory, which sizes buffers by this storage.
+  }];
+  let dependentDialects = ["ingot::IngotDialect"];
+}
+
 def IngotPlanMemory : Pass<"ingot-plan-memory", "mlir::ModuleOp"> {
   let summary = "Places every tensor in one arena at a static offset";
   let description = [{

@@ -82,6 +82,12 @@ struct PlanMemoryPass : public ingot::impl::IngotPlanMemoryBase<PlanMemoryPass> 
     auto t = llvm::cast<RankedTensorType>(type);
     return t.getNumElements() * elementBytes(t.getElementType(), floatBytes);
   }
+  /// A value's bytes as stored: bf16 where ingot-assign-storage chose it.
+  int64_t bytesOf(Value v) {
+    if (storedAsBf16(v))
+      return llvm::cast<RankedTensorType>(v.getType()).getNumElements() * 2;
+    return bytesOf(v.getType());
+  }
 
   void runOnOperation() override;
   /// Places the activations of `fn` after `base`; returns the transient peak.
@@ -135,18 +141,18 @@ int64_t PlanMemoryPass::planFunction(func::FuncOp fn, int64_t base, ArrayRef<int
         offset[result] = paramOffsets.lookup(ref.getName());
         fixed.insert(result);
       } else {
-        offset[result] = alloc.allocate(bytesOf(result.getType()));
+        offset[result] = alloc.allocate(bytesOf(result));
       }
       offsets.push_back(offset[result]);
       // A result nobody reads is free right after its op.
       if (!lastUse.count(result) && !fixed.count(result))
-        alloc.release(offset[result], bytesOf(result.getType()));
+        alloc.release(offset[result], bytesOf(result));
     }
     if (!offsets.empty())
       op->setAttr("ingot.offsets", DenseI64ArrayAttr::get(op->getContext(), offsets));
     for (Value v : dying.lookup(index))
       if (!fixed.count(v))
-        alloc.release(offset[v], bytesOf(v.getType()));
+        alloc.release(offset[v], bytesOf(v));
   }
   return alloc.peakBytes();
 }
@@ -183,6 +189,11 @@ void PlanMemoryPass::runOnOperation() {
     p->setAttr("ingot.m_offset", i64(place(bytesOf(p.getType()))));
   for (ParamOp p : params)
     p->setAttr("ingot.v_offset", i64(place(bytesOf(p.getType()))));
+  // bf16 working copies of the parameters GEMMs read (ingot-assign-storage's `ingot.shadow`).
+  for (ParamOp p : params)
+    if (p->hasAttr("ingot.shadow"))
+      p->setAttr("ingot.shadow_offset",
+                 i64(place(llvm::cast<RankedTensorType>(p.getType()).getNumElements() * 2)));
   auto argTypes = fb.getFunctionType().getInputs();
   SmallVector<int64_t> argOffsets;
   for (Type t : argTypes)

@@ -1,5 +1,6 @@
 //===- MemoryFit.cpp - Does a stage's memory plan fit its device? ---------===//
 #include "compiler/ingotc/MemoryFit.h"
+#include "compiler/Transforms/Passes.h"
 
 #include "dialects/Ingot/IngotOps.h"
 
@@ -40,7 +41,7 @@ std::string ingot::checkMemoryFit(ModuleOp module, uint64_t deviceBytes,
     RankedTensorType t = p.getTensorType();
     int64_t each = t.getNumElements() * (floatBytes ? floatBytes : 4);
     buffers.push_back({("parameter '" + p.getSymName() + "' with its gradient and moments").str(),
-                       4 * each});
+                       4 * each + (p->hasAttr("ingot.shadow") ? t.getNumElements() * 2 : 0)});
   }
   if (auto fb = module.lookupSymbol<func::FuncOp>("forward_backward"))
     fb.walk([&](Operation *op) {
@@ -48,9 +49,7 @@ std::string ingot::checkMemoryFit(ModuleOp module, uint64_t deviceBytes,
         return;
       for (Value r : op->getResults()) {
         auto t = llvm::cast<RankedTensorType>(r.getType());
-        int64_t elementBytes = floatBytes && llvm::isa<FloatType>(t.getElementType())
-                                   ? floatBytes
-                                   : (t.getElementType().getIntOrFloatBitWidth() + 7) / 8;
+        int64_t elementBytes = storedAsBf16(r) ? 2 : ingot::elementBytes(t.getElementType(), floatBytes);
         std::string where;
         if (auto loc = llvm::dyn_cast<FileLineColLoc>(op->getLoc()))
           where = llvm::formatv(" at {0}:{1}:{2}",

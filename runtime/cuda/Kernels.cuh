@@ -1,27 +1,43 @@
 //===- Kernels.cuh - The cuda target's kernels -----------------*- CUDA -*-===//
 //
 // One launcher per ingot op (forward and backward), the same list and the same semantics as
-// runtime/host/Kernels.h, for fp32 tensors in the GPU arena. The cuda emitter calls these with
-// every shape a compile-time constant. Matmuls go through cuBLAS; everything else is a simple
-// CUDA kernel written for correctness first (one thread per output row or element).
+// runtime/host/Kernels.h. The cuda emitter calls these with every shape a compile-time
+// constant and every pointer typed by the arena storage ingot-assign-storage chose: `bf16` for
+// activations and activation gradients under precision bf16, `float` for master weights,
+// weight gradients, moments, the loss and everything under precision f32.
 //
-// Determinism: no atomics. Every reduction (norm statistics, weight gradients, the loss, the
-// gradient norm) is computed by one thread, or one block with a fixed tree, in a fixed order,
-// so a run reproduces bit for bit on the same GPU.
+// Activation pointers of one call share one type T (float or bf16); parameters (gamma, beta,
+// embedding tables) are fp32 masters; weight-gradient outputs are fp32. The generic data
+// movement and elementwise kernels take each pointer's type separately, since the storage
+// rules let an fp32 weight gradient be built from bf16 activations.
 //
-// Scratch: a few backward kernels need a small transient buffer (row statistics); the emitter
-// places one after the memory plan's arena and passes its address.
+// Arithmetic is fp32 everywhere (statistics, softmax, accumulation inside GEMMs); bf16 is a
+// storage format only. Determinism: no floating-point atomics. Every reduction has a fixed
+// shape (warp shuffles in a fixed pattern, fixed chunking across blocks, partial sums added in
+// a fixed order), so a run reproduces bit for bit on the same GPU.
+//
+// Scratch: some kernels need transient memory; the emitter places one scratch area after the
+// memory plan's arena (its size from scratchBytes* below) and passes its address.
 //
 // Every launch is checked (cudaGetLastError); with INGOT_CUDA_SYNC=1 in the environment each
 // launch is also synchronized, so an asynchronous fault names the kernel that caused it.
+//
+// The simple one-thread-per-row kernels these replaced live on in ReferenceKernels.cu: the
+// device kernel check (runtime/cuda/check/) compares every kernel here against them.
 //
 //===----------------------------------------------------------------------===//
 #ifndef INGOT_RT_CUDA_KERNELS_CUH
 #define INGOT_RT_CUDA_KERNELS_CUH
 
+#include "cuda/Scratch.h"
+
+#include <cuda_bf16.h>
+
 #include <cstdint>
 
 namespace ingot::cuda {
+
+using bf16 = __nv_bfloat16;
 
 enum class Binary { add, sub, mul, div, maximum };
 enum class Unary { neg, exp, log, sqrt, rsqrt, tanh, relu, silu, gelu_tanh, gelu_erf };
@@ -35,79 +51,107 @@ struct Dims {
 
 /// out[i] = a[ia] op b[ib] over `out`'s shape; aStrides/bStrides are element strides per output
 /// dimension, 0 where that operand is broadcast.
-void binary(Binary op, float *out, const float *a, const float *b, int rank, Dims shape,
-            Dims aStrides, Dims bStrides);
-void unary(Unary op, float *out, const float *x, int64_t n);
-/// Rounds to bfloat16 precision (nearest even) when toBF16, else copies.
-void cast(float *out, const float *x, int64_t n, bool toBF16);
+template <typename O, typename A, typename B>
+void binary(Binary op, O *out, const A *a, const B *b, int rank, Dims shape, Dims aStrides,
+            Dims bStrides);
+template <typename O, typename X> void unary(Unary op, O *out, const X *x, int64_t n);
+/// Rounds to bfloat16 precision (nearest even) when toBF16, else converts (the `cast` op).
+template <typename O, typename X> void cast(O *out, const X *x, int64_t n, bool toBF16);
+/// out[i] = x[i] converted to out's type, round to nearest even (bf16 working weights).
+template <typename O, typename X> void convert(O *out, const X *x, int64_t n);
 
 /// c[b] (+)= op(a[b]) x op(b[b]) as in host::matmul (row-major; transA: a stored [k, m];
-/// transB: b stored [n, k]; strides in elements between batches, 0 broadcasts).
-void matmul(float *c, const float *a, const float *b, int64_t batch, int64_t m, int64_t n,
-            int64_t k, bool transA, bool transB, int64_t strideA, int64_t strideB,
-            int64_t strideC, bool accumulate);
+/// transB: b stored [n, k]; strides in elements between batches, 0 broadcasts). T is float
+/// (fp32 GEMM) or bf16 (tensor cores, fp32 accumulation); C is T or float.
+template <typename C, typename T>
+void matmul(C *c, const T *a, const T *b, int64_t batch, int64_t m, int64_t n, int64_t k,
+            bool transA, bool transB, int64_t strideA, int64_t strideB, int64_t strideC,
+            bool accumulate);
 
-void embedding(float *out, const float *table, const int32_t *ids, int64_t count, int64_t vocab,
+template <typename T>
+void embedding(T *out, const float *table, const int32_t *ids, int64_t count, int64_t vocab,
                int64_t dim);
-/// dtable = 0, then dtable[ids[i], :] += dout[i, :] in ascending i (one thread per column).
-void embeddingGrad(float *dtable, const int32_t *ids, const float *dout, int64_t count,
+/// dtable = 0, then dtable[ids[i], :] += dout[i, :] in ascending i: the ids are sorted
+/// (stably, on the device) and each id's rows summed in order, so no atomics.
+template <typename T>
+void embeddingGrad(float *dtable, const int32_t *ids, const T *dout, int64_t count,
                    int64_t vocab, int64_t dim);
 
-void layerNorm(float *y, const float *x, const float *gamma, const float *beta, int64_t rows,
+template <typename T>
+void layerNorm(T *y, const T *x, const float *gamma, const float *beta, int64_t rows,
                int64_t dim, double eps);
-/// scratch: 2 * rows doubles.
-void layerNormGrad(float *dx, float *dgamma, float *dbeta, const float *x, const float *gamma,
-                   const float *dy, int64_t rows, int64_t dim, double eps, void *scratch);
-void rmsNorm(float *y, const float *x, const float *gamma, int64_t rows, int64_t dim, double eps);
-/// scratch: 2 * rows doubles.
-void rmsNormGrad(float *dx, float *dgamma, const float *x, const float *gamma, const float *dy,
-                 int64_t rows, int64_t dim, double eps, void *scratch);
+/// scratch: scratchBytesNormGrad(rows, dim).
+template <typename T>
+void layerNormGrad(T *dx, float *dgamma, float *dbeta, const T *x, const float *gamma,
+                   const T *dy, int64_t rows, int64_t dim, double eps, void *scratch);
+template <typename T>
+void rmsNorm(T *y, const T *x, const float *gamma, int64_t rows, int64_t dim, double eps);
+/// scratch: scratchBytesNormGrad(rows, dim).
+template <typename T>
+void rmsNormGrad(T *dx, float *dgamma, const T *x, const float *gamma, const T *dy, int64_t rows,
+                 int64_t dim, double eps, void *scratch);
 
-void softmax(float *y, const float *x, int64_t outer, int64_t axis, int64_t inner);
-void softmaxGrad(float *dx, const float *y, const float *dy, int64_t outer, int64_t axis,
-                 int64_t inner);
+template <typename T>
+void softmax(T *y, const T *x, int64_t outer, int64_t axis, int64_t inner);
+template <typename T>
+void softmaxGrad(T *dx, const T *y, const T *dy, int64_t outer, int64_t axis, int64_t inner);
 
-/// Scaled dot-product attention as host::attention; head size at most 256.
-void attention(float *out, const float *q, const float *k, const float *v, int64_t batch,
-               int64_t tq, int64_t tk, int64_t heads, int64_t kvHeads, int64_t hd, bool causal,
+/// Scaled dot-product attention as host::attention. Flash attention on the tensor cores for
+/// bf16 with head sizes 16, 32, 64 and 128; otherwise the simple kernel. `lse` receives each
+/// query row's log-sum-exp (batch * heads * tq floats), which attentionGrad reads.
+template <typename T>
+void attention(T *out, float *lse, const T *q, const T *k, const T *v, int64_t batch, int64_t tq,
+               int64_t tk, int64_t heads, int64_t kvHeads, int64_t hd, bool causal,
                double scale);
-/// scratch: 2 * batch * heads * tq floats (each query row's log-sum-exp and dout . out).
-void attentionGrad(float *dq, float *dk, float *dv, const float *q, const float *k, const float *v,
-                   const float *out, const float *dout, int64_t batch, int64_t tq, int64_t tk,
+/// `lse` as written by attention on the same inputs; scratch: scratchBytesAttentionGrad.
+template <typename T>
+void attentionGrad(T *dq, T *dk, T *dv, const T *q, const T *k, const T *v, const T *out,
+                   const T *dout, const float *lse, int64_t batch, int64_t tq, int64_t tk,
                    int64_t heads, int64_t kvHeads, int64_t hd, bool causal, double scale,
                    void *scratch);
 
-void rope(float *y, const float *x, int64_t batch, int64_t seq, int64_t heads, int64_t hd,
-          double theta, bool inverse);
+template <typename T>
+void rope(T *y, const T *x, int64_t batch, int64_t seq, int64_t heads, int64_t hd, double theta,
+          bool inverse);
 
-/// loss[0] = mean over rows of (logsumexp(logits[r]) - logits[r, targets[r]]).
-void crossEntropy(float *loss, const float *logits, const int32_t *targets, int64_t rows,
-                  int64_t classes);
-void crossEntropyGrad(float *dlogits, const float *logits, const int32_t *targets,
-                      const float *dloss, int64_t rows, int64_t classes);
+/// loss[0] = mean over rows of (logsumexp(logits[r]) - logits[r, targets[r]]);
+/// scratch: scratchBytesCrossEntropy(rows).
+template <typename T>
+void crossEntropy(float *loss, const T *logits, const int32_t *targets, int64_t rows,
+                  int64_t classes, void *scratch);
+template <typename T>
+void crossEntropyGrad(T *dlogits, const T *logits, const int32_t *targets, const float *dloss,
+                      int64_t rows, int64_t classes);
 
-void geluGrad(float *dx, const float *x, const float *dy, int64_t n, bool tanhApprox);
-void siluGrad(float *dx, const float *x, const float *dy, int64_t n);
-void reluGrad(float *dx, const float *x, const float *dy, int64_t n);
+template <typename T>
+void geluGrad(T *dx, const T *x, const T *dy, int64_t n, bool tanhApprox);
+template <typename T> void siluGrad(T *dx, const T *x, const T *dy, int64_t n);
+template <typename T> void reluGrad(T *dx, const T *x, const T *dy, int64_t n);
 
 /// out = x permuted: out's dimension d is x's dimension perm[d]; shape is x's shape.
-void transpose(float *out, const float *x, int rank, Dims shape, Dims perm);
+template <typename O, typename X>
+void transpose(O *out, const X *x, int rank, Dims shape, Dims perm);
 /// As host::copyAxis: out[:, dstStart : dstStart + len, :] = x[:, srcStart : srcStart + len, :].
-void copyAxis(float *out, const float *x, int64_t outer, int64_t axisIn, int64_t axisOut,
-              int64_t inner, int64_t srcStart, int64_t dstStart, int64_t len, bool zeroOut);
-void reduce(Reduce op, float *out, const float *x, int64_t outer, int64_t axis, int64_t inner);
-void broadcast(float *out, const float *x, int rank, Dims shape, Dims xStrides);
+template <typename O, typename X>
+void copyAxis(O *out, const X *x, int64_t outer, int64_t axisIn, int64_t axisOut, int64_t inner,
+              int64_t srcStart, int64_t dstStart, int64_t len, bool zeroOut);
+/// scratch: scratchBytesReduce(outer, axis, inner).
+template <typename O, typename X>
+void reduce(Reduce op, O *out, const X *x, int64_t outer, int64_t axis, int64_t inner,
+            void *scratch);
+template <typename O, typename X>
+void broadcast(O *out, const X *x, int rank, Dims shape, Dims xStrides);
 
-void fill(float *out, int64_t n, double value);
+template <typename O> void fill(O *out, int64_t n, double value);
 /// out[i] += x[i].
-void accumulate(float *out, const float *x, int64_t n);
+template <typename O, typename X> void accumulate(O *out, const X *x, int64_t n);
 /// out[i] = x[i] (device to device).
-void copy(float *out, const float *x, int64_t n);
+template <typename O, typename X> void copy(O *out, const X *x, int64_t n);
 
-/// partial[0] = sum(x[i]^2) in float64, with a fixed reduction order.
-void sumSquares(const float *x, int64_t n, double *partial);
-/// Copies `count` partial sums to the host and adds them in ascending order.
-double sumPartials(const double *partials, int count);
+/// partials[0..kSumSquaresBlocks) = sums of x[i]^2 in float64 over fixed chunks of x.
+void sumSquares(const float *x, int64_t n, double *partials);
+/// Copies the kSumSquaresBlocks partial sums to the host and adds them in ascending order.
+double sumPartials(const double *partials);
 
 /// One AdamW step, as host::adamw.
 void adamw(float *param, const float *grad, float *m, float *v, int64_t n, double lr,

@@ -1,15 +1,20 @@
 //===- CudaEmitter.cpp - The cuda target: memory-planned IR -> .cu --------===//
 //
-// Mirrors HostEmitter.cpp op for op: the same planned module, the same arena offsets, one
-// launcher call of runtime/cuda/Kernels.cuh per op under a comment naming the op and its .ingot
-// line; the calls themselves come from KernelCalls.cpp (kCudaStyle spells them). What differs:
-// pointers are into the GPU arena, shapes and strides travel by value (Dims), a few backward
-// kernels get a scratch area placed after the plan's arena, and the gradient norm is reduced on
-// the device and read back once per step.
+// Mirrors HostEmitter.cpp op for op: the same planned module, one launcher call of
+// runtime/cuda/Kernels.cuh per op under a comment naming the op and its .ingot line; the calls
+// themselves come from KernelCalls.cpp (kCudaStyle spells them). What differs: pointers are
+// into the GPU arena and typed by the storage ingot-assign-storage chose (bf16 activations
+// under precision bf16), GEMMs read the bf16 working copies of their weights (refreshed at the
+// start of each pass over the model), shapes and strides travel by value (Dims), and after the
+// plan's arena come a scratch area for the kernels that need one (sized by
+// runtime/cuda/Scratch.h) and one log-sum-exp slot per attention op, kept from the forward to
+// its backward. The gradient norm is reduced on the device and read back once per step.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Target/Cuda/CudaEmitter.h"
 #include "compiler/Target/KernelCalls.h"
+
+#include "cuda/Scratch.h"
 
 #include "dialects/Ingot/IngotOps.h"
 
@@ -35,7 +40,8 @@ private:
   /// Pointers into the GPU arena, shapes and strides by value (Dims), scratch after the arena.
   static constexpr KernelCallStyle kCudaStyle{
       /*target=*/"cuda",         /*calleeSuffix=*/"",          /*floatType=*/"float",
-      /*dimsByValue=*/true,      /*scratchArg=*/", scratch(A)", /*lossCopy=*/"copy({0}, {1}, 1);"};
+      /*dimsByValue=*/true,      /*scratchArg=*/", scratch(A)", /*lossCopy=*/"copy({0}, {1}, 1);",
+      /*attentionStats=*/true,   /*shadowWeights=*/true};
 
   std::string ptrAt(int64_t off) { return calls.ptrAt(off); }
 
@@ -54,18 +60,41 @@ private:
 int64_t CudaEmitter::scratchBytes(Operation *op) {
   auto rows = [](Value x) {
     auto shape = typeOf(x).getShape();
-    return product(shape) / shape.back();
+    return std::make_pair(product(shape) / shape.back(), shape.back());
   };
-  if (auto n = llvm::dyn_cast<LayerNormGradOp>(op))
-    return rows(n.getX()) * 16; // mean and rstd per row, double
-  if (auto n = llvm::dyn_cast<RmsNormGradOp>(op))
-    return rows(n.getX()) * 16;
+  if (auto n = llvm::dyn_cast<LayerNormGradOp>(op)) {
+    auto [r, d] = rows(n.getX());
+    return cuda::scratchBytesNormGrad(r, d);
+  }
+  if (auto n = llvm::dyn_cast<RmsNormGradOp>(op)) {
+    auto [r, d] = rows(n.getX());
+    return cuda::scratchBytesNormGrad(r, d);
+  }
   if (auto a = llvm::dyn_cast<AttentionGradOp>(op)) {
     auto q = typeOf(a.getQuery()).getShape();
-    return 2 * q[0] * a.getNumHeads() * q[1] * 4; // log-sum-exp and delta per query row
+    return cuda::scratchBytesAttentionGrad(q[0], a.getNumHeads(), q[1]);
   }
-  if (auto n = llvm::dyn_cast<GlobalGradNormOp>(op))
-    return int64_t(n.getParams().size()) * 8; // one float64 partial sum per parameter
+  if (auto c = llvm::dyn_cast<CrossEntropyOp>(op))
+    return cuda::scratchBytesCrossEntropy(typeOf(c.getTargets()).getNumElements());
+  if (llvm::isa<ReduceSumOp, ReduceMeanOp, ReduceMaxOp>(op)) {
+    SmallVector<int64_t> axes;
+    if (auto r = llvm::dyn_cast<ReduceSumOp>(op))
+      axes = r.getNormalizedAxes();
+    else if (auto r = llvm::dyn_cast<ReduceMeanOp>(op))
+      axes = r.getNormalizedAxes();
+    else
+      axes = llvm::cast<ReduceMaxOp>(op).getNormalizedAxes();
+    auto shape = typeOf(op->getOperand(0)).getShape();
+    llvm::sort(axes);
+    if (axes.empty())
+      return 0;
+    int64_t outer = product(shape.take_front(axes.front()));
+    int64_t axis = product(shape.slice(axes.front(), axes.size()));
+    int64_t inner = product(shape.drop_front(axes.back() + 1));
+    return cuda::scratchBytesReduce(outer, axis, inner);
+  }
+  if (llvm::isa<GlobalGradNormOp>(op))
+    return cuda::kSumSquaresBlocks * 8;
   return 0;
 }
 
@@ -73,16 +102,18 @@ LogicalResult CudaEmitter::emitOptimizer(func::FuncOp fn) {
   os << "void optimizerStep(char *A, ingot::rt::StepScalars *s) {\n";
   for (Operation &op : fn.getBody().front()) {
     if (auto norm = llvm::dyn_cast<GlobalGradNormOp>(op)) {
-      line("// global gradient norm: a float64 sum of squares per parameter on the device, "
-           "added in parameter order on the host");
-      int64_t i = 0;
-      for (Attribute name : norm.getParams()) {
-        ParamOp p = plan.param(llvm::cast<FlatSymbolRefAttr>(name).getValue());
-        line(llvm::formatv("sumSquares({0}, {1}, partial(A, {2}));",
-                           ptrAt(ArenaPlan::paramOffset(p, "ingot.grad_offset")),
-                           p.getTensorType().getNumElements(), i++));
-      }
-      line(llvm::formatv("const double norm = std::sqrt(sumPartials(partial(A, 0), {0}));", i));
+      // Every gradient is fp32 in one contiguous region whose padding the runtime zeroes with
+      // it each step, so one pass over the region is the norm over all parameters.
+      auto all = module.getOps<ParamOp>();
+      if (int64_t(norm.getParams().size()) != std::distance(all.begin(), all.end()))
+        return norm.emitError("the cuda target computes the gradient norm over every "
+                              "parameter only");
+      line("// global gradient norm: float64 sums of squares over fixed chunks of the gradient "
+           "region, added in order on the host");
+      line(llvm::formatv("sumSquares({0}, {1}, partial(A));",
+                         ptrAt(plan.memory.getAs<IntegerAttr>("grads_offset").getInt()),
+                         plan.memory.getAs<IntegerAttr>("grads_bytes").getInt() / 4));
+      line("const double norm = std::sqrt(sumPartials(partial(A)));");
       calls.emitNormChecks();
     } else if (auto adam = llvm::dyn_cast<AdamWOp>(op)) {
       calls.emitAdamW(adam);
@@ -103,11 +134,36 @@ LogicalResult CudaEmitter::emit() {
   int64_t planBytes = plan.memory.getAs<IntegerAttr>("arena_bytes").getInt();
   int64_t scratchOffset = (planBytes + 255) / 256 * 256, scratch = 0;
   module.walk([&](Operation *op) { scratch = std::max(scratch, scratchBytes(op)); });
+  // Each attention's log-sum-exp per query row, kept from the forward to the backward: one
+  // slot per attention op of a function (the largest), after the scratch.
+  int64_t lseSlot = 0, attentions = 0;
+  for (func::FuncOp fn : {plan.forwardBackward, plan.forward}) {
+    int64_t count = 0;
+    fn.walk([&](AttentionOp a) {
+      auto q = typeOf(a.getQuery()).getShape();
+      lseSlot = std::max(lseSlot, (q[0] * a.getNumHeads() * q[1] * 4 + 255) / 256 * 256);
+      ++count;
+    });
+    attentions = std::max(attentions, count);
+  }
+  int64_t lseOffset = (scratchOffset + scratch + 255) / 256 * 256;
+  int64_t totalBytes = lseOffset + attentions * lseSlot;
+  // Parameters GEMMs read get a bf16 working copy, refreshed from the fp32 masters at the start
+  // of every pass over the model (after initialization, a checkpoint load or an optimizer step).
+  auto refreshShadows = [&] {
+    for (ParamOp p : module.getOps<ParamOp>())
+      if (p->hasAttr("ingot.shadow_offset"))
+        line(llvm::formatv("convert(at<bf16>(A, {0}), {1}, {2}); // {3} working copy",
+                           ArenaPlan::paramOffset(p, "ingot.shadow_offset"),
+                           ptrAt(ArenaPlan::paramOffset(p, "ingot.offset")),
+                           p.getTensorType().getNumElements(), p.getSymName()));
+  };
 
   os << "// Generated by ingotc " << options.compilerVersion << " from " << options.sourceName
      << " for the cuda target. Do not edit.\n"
      << "// Every shape and arena offset below is a compile-time constant; each launch names\n"
-     << "// the ingot op and the .ingot line it came from. Tensors are fp32 in one GPU arena.\n"
+     << "// the ingot op and the .ingot line it came from. One GPU arena holds every tensor:\n"
+     << "// at<bf16> activations (precision bf16), at<float> master weights, gradients, moments.\n"
      << "#include \"cuda/Kernels.cuh\"\n#include \"ingot/rt/Model.h\"\n\n"
      << "#include <cmath>\n#include <cstdint>\n\n"
      << "namespace {\n\n"
@@ -119,13 +175,17 @@ LogicalResult CudaEmitter::emit() {
      << "constexpr uint64_t kScratchOffset = " << scratchOffset << ";\n"
      << "constexpr uint64_t kScratchBytes = " << scratch << ";\n"
      << "inline void *scratch(char *arena) { return arena + kScratchOffset; }\n"
-     << "inline double *partial(char *arena, int i) {\n"
-     << "  return reinterpret_cast<double *>(arena + kScratchOffset) + i;\n}\n\n";
-  if (failed(calls.emitFunction(plan.forwardBackward, "forwardBackward")) ||
-      failed(calls.emitFunction(plan.forward, "forward")) ||
+     << "inline double *partial(char *arena) {\n"
+     << "  return reinterpret_cast<double *>(arena + kScratchOffset);\n}\n"
+     << "// Attention statistics (log-sum-exp per query row), kept from forward to backward.\n"
+     << "inline float *lse(char *arena, int i) {\n"
+     << "  return reinterpret_cast<float *>(arena + " << lseOffset << "ull + uint64_t(i) * "
+     << lseSlot << "ull);\n}\n\n";
+  if (failed(calls.emitFunction(plan.forwardBackward, "forwardBackward", refreshShadows)) ||
+      failed(calls.emitFunction(plan.forward, "forward", refreshShadows)) ||
       failed(emitOptimizer(plan.optimizerStep)))
     return failure();
-  emitModelDesc(module, options, plan, "cuda", scratchOffset + scratch,
+  emitModelDesc(module, options, plan, "cuda", totalBytes,
                 "    ingot::cuda::allocArena, ingot::cuda::freeArena, ingot::cuda::copyToArena,\n"
                 "    ingot::cuda::copyFromArena, ingot::cuda::zeroArena,\n",
                 os);

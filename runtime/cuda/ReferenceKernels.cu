@@ -1,20 +1,21 @@
-//===- Kernels.cu - The cuda target's kernels: simple and correct first ---===//
+//===- ReferenceKernels.cu - fp32 reference kernels for the device check --===//
 //
 // Each kernel is the plainest correct mapping of its host twin (runtime/host/*.cpp): one thread
 // per output element, row or column, statistics in double where the host keeps them in double.
-// Speed comes next (fused, vectorized, bf16); these are the reference the fast ones are tested
-// against on the device.
+// The trainers no longer use them (Kernels.cuh's fast kernels do); the device kernel check
+// (runtime/cuda/check/KernelCheck.cu) compares every fast kernel against these on fresh random
+// inputs.
 //
 //===----------------------------------------------------------------------===//
 #include "cuda/Check.cuh"
-#include "cuda/Kernels.cuh"
+#include "cuda/ReferenceKernels.cuh"
 
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
 
-namespace ingot::cuda {
+namespace ingot::cuda::ref {
 namespace {
 
 constexpr int kThreads = 256;
@@ -781,4 +782,4 @@ void adamw(float *param, const float *grad, float *m, float *v, int64_t n, doubl
   launchCheck("adamw");
 }
 
-} // namespace ingot::cuda
+} // namespace ingot::cuda::ref

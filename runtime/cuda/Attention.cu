@@ -1,0 +1,608 @@
+//===- Attention.cu - Causal flash attention, forward and backward --------===//
+//
+// bf16 with head sizes 16, 32, 64, 128: flash attention on the tensor cores (mma.sync
+// m16n8k16, fp32 accumulation), never materializing the [tq, tk] scores.
+//   forward   one block of 4 warps per (64 queries, head, batch); each warp owns 16 query rows,
+//             walks the key tiles of 64 with an online softmax in registers (the score
+//             accumulators become the A operand of P.V without leaving registers), and writes
+//             the output and each row's log-sum-exp (which the backward reads).
+//   backward  delta = rowsum(dout * out) first; then two kernels so that no gradient needs an
+//             atomic add (and the bits never depend on scheduling):
+//             dK/dV: one block per (64 keys, kv head, batch) walks the query tiles of every
+//                    query head that reads this kv head, in order;
+//             dQ:    one block per (64 queries, head, batch) walks the key tiles.
+//             Both recompute P = exp(S - lse) from the saved log-sum-exp.
+// Other head sizes and fp32 storage use the simple kernels at the end (one thread per row).
+//
+// Layout: q, out, dq are [batch, tq, heads * hd]; k, v, dk, dv [batch, tk, kvHeads * hd];
+// query head h reads kv head h / (heads / kvHeads). Causal: query t sees keys s <= t (all keys
+// once t >= tk), as on the host.
+//
+//===----------------------------------------------------------------------===//
+#include "cuda/Common.cuh"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <type_traits>
+
+namespace ingot::cuda {
+namespace {
+
+constexpr int kTile = 64;            // queries or keys per tile
+constexpr int kFlashThreads = 128;   // 4 warps x 16 rows
+constexpr int kMaxHeadDim = 256;     // the simple kernels' limit
+constexpr float kLog2e = 1.4426950408889634f;
+constexpr float kLn2 = 0.6931471805599453f;
+
+struct AttentionDims {
+  int64_t batch, tq, tk, heads, kvHeads, hd;
+  bool causal;
+  float scale;
+};
+
+__device__ __forceinline__ void mma16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
+                                         uint32_t b1) {
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+               "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+/// Two bf16 in one register, `lo` in the low half (the lower column of a fragment pair).
+__device__ __forceinline__ uint32_t pack(float lo, float hi) {
+  __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<uint32_t *>(&v);
+}
+__device__ __forceinline__ uint32_t ld32(const bf16 *p) {
+  return *reinterpret_cast<const uint32_t *>(p);
+}
+
+/// Row stride in shared memory: 8 elements of padding keep the fragment loads of the 8 row
+/// groups on distinct banks.
+template <int W> __host__ __device__ constexpr int padded() { return W + 8; }
+
+/// Copies `valid` rows (of HD elements, `stride` apart in global memory) into a [kTile][HD+8]
+/// tile, zeros below; 16-byte loads.
+template <int HD>
+__device__ void loadTile(bf16 *dst, const bf16 *src, int64_t stride, int64_t valid) {
+  constexpr int chunks = HD / 8;
+  for (int i = threadIdx.x; i < kTile * chunks; i += blockDim.x) {
+    int r = i / chunks, c = (i % chunks) * 8;
+    uint4 v = make_uint4(0, 0, 0, 0);
+    if (r < valid)
+      v = *reinterpret_cast<const uint4 *>(src + r * stride + c);
+    *reinterpret_cast<uint4 *>(dst + r * padded<HD>() + c) = v;
+  }
+}
+
+/// The same rows stored transposed, [HD][kTile+8]: the B operand of products that sum over the
+/// tile's rows.
+template <int HD>
+__device__ void loadTileTransposed(bf16 *dst, const bf16 *src, int64_t stride, int64_t valid) {
+  constexpr int chunks = HD / 8;
+  for (int i = threadIdx.x; i < kTile * chunks; i += blockDim.x) {
+    int r = i / chunks, c = (i % chunks) * 8;
+    uint4 v = make_uint4(0, 0, 0, 0);
+    if (r < valid)
+      v = *reinterpret_cast<const uint4 *>(src + r * stride + c);
+    const bf16 *e = reinterpret_cast<const bf16 *>(&v);
+    #pragma unroll
+    for (int j = 0; j < 8; ++j)
+      dst[(c + j) * padded<kTile>() + r] = e[j];
+  }
+}
+
+/// A-operand fragments of this warp's 16 rows of a [kTile][HD+8] tile.
+template <int HD>
+__device__ void loadRowFragments(uint32_t (&f)[HD / 16][4], const bf16 *tile, int warp, int g,
+                                 int t) {
+  const bf16 *r0 = tile + (warp * 16 + g) * padded<HD>() + t * 2;
+  const bf16 *r1 = r0 + 8 * padded<HD>();
+  #pragma unroll
+  for (int ks = 0; ks < HD / 16; ++ks) {
+    f[ks][0] = ld32(r0 + ks * 16);
+    f[ks][1] = ld32(r1 + ks * 16);
+    f[ks][2] = ld32(r0 + ks * 16 + 8);
+    f[ks][3] = ld32(r1 + ks * 16 + 8);
+  }
+}
+
+/// acc[nt] (16 x 8 per n-tile, 8 n-tiles = 64 columns) = rows . tile^T: the B operand is the
+/// [kTile][HD+8] tile read along its rows.
+template <int HD>
+__device__ void productWithTileRows(float (&acc)[8][4], const uint32_t (&a)[HD / 16][4],
+                                    const bf16 *tile, int g, int t) {
+  #pragma unroll
+  for (int nt = 0; nt < 8; ++nt)
+    #pragma unroll
+    for (int e = 0; e < 4; ++e)
+      acc[nt][e] = 0.0f;
+  #pragma unroll
+  for (int ks = 0; ks < HD / 16; ++ks)
+    #pragma unroll
+    for (int nt = 0; nt < 8; ++nt) {
+      const bf16 *p = tile + (nt * 8 + g) * padded<HD>() + ks * 16 + t * 2;
+      mma16816(acc[nt], a[ks], ld32(p), ld32(p + 8));
+    }
+}
+
+/// out[HD/8 n-tiles] += P (16 x 64, in accumulator layout) . tileT^T where tileT is [HD][kTile+8]
+/// (a tile stored transposed): the flash-attention register reuse of the score accumulators.
+template <int HD>
+__device__ void accumulateProduct(float (&out)[HD / 8][4], const float (&p)[8][4],
+                                  const bf16 *tileT, int g, int t) {
+  #pragma unroll
+  for (int kk = 0; kk < kTile / 16; ++kk) {
+    uint32_t a[4] = {pack(p[2 * kk][0], p[2 * kk][1]), pack(p[2 * kk][2], p[2 * kk][3]),
+                     pack(p[2 * kk + 1][0], p[2 * kk + 1][1]),
+                     pack(p[2 * kk + 1][2], p[2 * kk + 1][3])};
+    #pragma unroll
+    for (int nt = 0; nt < HD / 8; ++nt) {
+      const bf16 *b = tileT + (nt * 8 + g) * padded<kTile>() + kk * 16 + t * 2;
+      mma16816(out[nt], a, ld32(b), ld32(b + 8));
+    }
+  }
+}
+
+/// Writes a warp's 16 x HD accumulator rows (times `scale`) to rows `row0`, `row0 + 8` of a
+/// [.., stride] bf16 matrix, skipping rows at or past `limit`.
+template <int HD>
+__device__ void storeRows(bf16 *dst, int64_t stride, const float (&acc)[HD / 8][4], int64_t row0,
+                          int64_t limit, float scale0, float scale1, int t) {
+  #pragma unroll
+  for (int nt = 0; nt < HD / 8; ++nt) {
+    int c = nt * 8 + t * 2;
+    if (row0 < limit)
+      *reinterpret_cast<__nv_bfloat162 *>(dst + row0 * stride + c) =
+          __floats2bfloat162_rn(acc[nt][0] * scale0, acc[nt][1] * scale0);
+    if (row0 + 8 < limit)
+      *reinterpret_cast<__nv_bfloat162 *>(dst + (row0 + 8) * stride + c) =
+          __floats2bfloat162_rn(acc[nt][2] * scale1, acc[nt][3] * scale1);
+  }
+}
+
+template <int HD>
+__global__ void __launch_bounds__(kFlashThreads)
+    flashForwardKernel(bf16 *out, float *lse, const bf16 *q, const bf16 *k, const bf16 *v,
+                       AttentionDims d) {
+  extern __shared__ __align__(16) unsigned char smem[];
+  bf16 *sQ = reinterpret_cast<bf16 *>(smem);
+  bf16 *sK = sQ + kTile * padded<HD>();
+  bf16 *sVt = sK + kTile * padded<HD>();
+  const int64_t q0 = int64_t(blockIdx.x) * kTile, h = blockIdx.y, b = blockIdx.z;
+  const int64_t kvh = h / (d.heads / d.kvHeads);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+  const int64_t qStride = d.heads * HD, kStride = d.kvHeads * HD;
+  loadTile<HD>(sQ, q + ((b * d.tq + q0) * d.heads + h) * HD, qStride, d.tq - q0);
+  __syncthreads();
+  uint32_t qf[HD / 16][4];
+  loadRowFragments<HD>(qf, sQ, warp, g, t);
+
+  const int64_t rows[2] = {q0 + warp * 16 + g, q0 + warp * 16 + g + 8};
+  float o[HD / 8][4] = {};
+  float rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.0f, 0.0f};
+  const float scaleLog2 = d.scale * kLog2e;
+  const int64_t kEnd = d.causal ? min(d.tk, q0 + kTile) : d.tk;
+  for (int64_t k0 = 0; k0 < kEnd; k0 += kTile) {
+    __syncthreads(); // every warp is done with the previous key tile
+    const int64_t kvBase = ((b * d.tk + k0) * d.kvHeads + kvh) * HD;
+    loadTile<HD>(sK, k + kvBase, kStride, d.tk - k0);
+    loadTileTransposed<HD>(sVt, v + kvBase, kStride, d.tk - k0);
+    __syncthreads();
+    float s[8][4];
+    productWithTileRows<HD>(s, qf, sK, g, t);
+    float newMax[2] = {rowMax[0], rowMax[1]};
+    #pragma unroll
+    for (int nt = 0; nt < 8; ++nt)
+      #pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        int64_t key = k0 + nt * 8 + t * 2 + (e & 1);
+        int r = e >> 1;
+        bool masked = key >= d.tk || (d.causal && key > rows[r]);
+        float x = masked ? -INFINITY : s[nt][e] * scaleLog2;
+        s[nt][e] = x;
+        newMax[r] = fmaxf(newMax[r], x);
+      }
+    float correction[2];
+    #pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      newMax[r] = fmaxf(newMax[r], __shfl_xor_sync(0xffffffffu, newMax[r], 1));
+      newMax[r] = fmaxf(newMax[r], __shfl_xor_sync(0xffffffffu, newMax[r], 2));
+      correction[r] = newMax[r] == -INFINITY ? 1.0f : exp2f(rowMax[r] - newMax[r]);
+      rowMax[r] = newMax[r];
+      rowSum[r] *= correction[r];
+    }
+    #pragma unroll
+    for (int nt = 0; nt < 8; ++nt)
+      #pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        int r = e >> 1;
+        float p = s[nt][e] == -INFINITY ? 0.0f : exp2f(s[nt][e] - rowMax[r]);
+        s[nt][e] = p;
+        rowSum[r] += p;
+      }
+    #pragma unroll
+    for (int nt = 0; nt < HD / 8; ++nt) {
+      o[nt][0] *= correction[0];
+      o[nt][1] *= correction[0];
+      o[nt][2] *= correction[1];
+      o[nt][3] *= correction[1];
+    }
+    accumulateProduct<HD>(o, s, sVt, g, t);
+  }
+  float inverse[2];
+  #pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    rowSum[r] += __shfl_xor_sync(0xffffffffu, rowSum[r], 1);
+    rowSum[r] += __shfl_xor_sync(0xffffffffu, rowSum[r], 2);
+    inverse[r] = rowSum[r] > 0 ? 1.0f / rowSum[r] : 0.0f;
+    if (t == 0 && rows[r] < d.tq)
+      lse[(b * d.heads + h) * d.tq + rows[r]] = (rowMax[r] + log2f(rowSum[r])) * kLn2;
+  }
+  storeRows<HD>(out + (b * d.tq * d.heads + h) * HD, qStride, o, rows[0], d.tq, inverse[0],
+                inverse[1], t);
+}
+
+/// delta[(b, h, t)] = dout[b, t, h, :] . out[b, t, h, :]: one warp per row.
+template <typename T>
+__global__ void attentionDeltaKernel(float *delta, const T *out, const T *dout, AttentionDims d) {
+  int64_t row = int64_t(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32;
+  if (row >= d.batch * d.heads * d.tq)
+    return;
+  int64_t t = row % d.tq, h = (row / d.tq) % d.heads, b = row / (d.tq * d.heads);
+  int64_t base = ((b * d.tq + t) * d.heads + h) * d.hd;
+  float acc = 0;
+  for (int64_t j = threadIdx.x % 32; j < d.hd; j += 32)
+    acc += ld(dout + base + j) * ld(out + base + j);
+  acc = warpSum(acc);
+  if (threadIdx.x % 32 == 0)
+    delta[row] = acc;
+}
+
+template <int HD>
+__global__ void __launch_bounds__(kFlashThreads)
+    flashBackwardKeyKernel(bf16 *dk, bf16 *dv, const bf16 *q, const bf16 *k, const bf16 *v,
+                           const bf16 *dout, const float *lse, const float *delta,
+                           AttentionDims d) {
+  extern __shared__ __align__(16) unsigned char smem[];
+  bf16 *sQ = reinterpret_cast<bf16 *>(smem);       // first K, then each query tile
+  bf16 *sDO = sQ + kTile * padded<HD>();           // first V, then each dout tile
+  bf16 *sQt = sDO + kTile * padded<HD>();
+  bf16 *sDOt = sQt + HD * padded<kTile>();
+  float *sLse = reinterpret_cast<float *>(sDOt + HD * padded<kTile>());
+  float *sDelta = sLse + kTile;
+  const int64_t k0 = int64_t(blockIdx.x) * kTile, kvh = blockIdx.y, b = blockIdx.z;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+  const int64_t qStride = d.heads * HD, kStride = d.kvHeads * HD;
+  const int64_t kvBase = ((b * d.tk + k0) * d.kvHeads + kvh) * HD;
+  loadTile<HD>(sQ, k + kvBase, kStride, d.tk - k0);
+  loadTile<HD>(sDO, v + kvBase, kStride, d.tk - k0);
+  __syncthreads();
+  uint32_t kf[HD / 16][4], vf[HD / 16][4];
+  loadRowFragments<HD>(kf, sQ, warp, g, t);
+  loadRowFragments<HD>(vf, sDO, warp, g, t);
+  const int64_t keys[2] = {k0 + warp * 16 + g, k0 + warp * 16 + g + 8};
+  float dK[HD / 8][4] = {}, dV[HD / 8][4] = {};
+  const float scaleLog2 = d.scale * kLog2e;
+  const int64_t group = d.heads / d.kvHeads;
+  const int64_t qStart = d.causal ? (k0 / kTile) * kTile : 0;
+  for (int64_t h = kvh * group; h < (kvh + 1) * group; ++h) {
+    for (int64_t q0 = qStart; q0 < d.tq; q0 += kTile) {
+      __syncthreads(); // done with the previous tiles (and with K and V on the first pass)
+      const int64_t qBase = ((b * d.tq + q0) * d.heads + h) * HD;
+      loadTile<HD>(sQ, q + qBase, qStride, d.tq - q0);
+      loadTile<HD>(sDO, dout + qBase, qStride, d.tq - q0);
+      loadTileTransposed<HD>(sQt, q + qBase, qStride, d.tq - q0);
+      loadTileTransposed<HD>(sDOt, dout + qBase, qStride, d.tq - q0);
+      for (int i = threadIdx.x; i < kTile; i += blockDim.x) {
+        bool valid = q0 + i < d.tq;
+        sLse[i] = valid ? lse[(b * d.heads + h) * d.tq + q0 + i] * kLog2e : 0.0f;
+        sDelta[i] = valid ? delta[(b * d.heads + h) * d.tq + q0 + i] : 0.0f;
+      }
+      __syncthreads();
+      float p[8][4], ds[8][4];
+      productWithTileRows<HD>(p, kf, sQ, g, t);   // S^T: keys x queries
+      productWithTileRows<HD>(ds, vf, sDO, g, t); // dP^T
+      #pragma unroll
+      for (int nt = 0; nt < 8; ++nt)
+        #pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          int c = nt * 8 + t * 2 + (e & 1);
+          int64_t query = q0 + c, key = keys[e >> 1];
+          bool masked = query >= d.tq || key >= d.tk || (d.causal && key > query);
+          float prob = masked ? 0.0f : exp2f(p[nt][e] * scaleLog2 - sLse[c]);
+          p[nt][e] = prob;
+          ds[nt][e] = prob * (ds[nt][e] - sDelta[c]);
+        }
+      accumulateProduct<HD>(dV, p, sDOt, g, t);
+      accumulateProduct<HD>(dK, ds, sQt, g, t);
+    }
+  }
+  storeRows<HD>(dk + (b * d.tk * d.kvHeads + kvh) * HD, kStride, dK, keys[0], d.tk, d.scale,
+                d.scale, t);
+  storeRows<HD>(dv + (b * d.tk * d.kvHeads + kvh) * HD, kStride, dV, keys[0], d.tk, 1.0f, 1.0f,
+                t);
+}
+
+template <int HD>
+__global__ void __launch_bounds__(kFlashThreads)
+    flashBackwardQueryKernel(bf16 *dq, const bf16 *q, const bf16 *k, const bf16 *v,
+                             const bf16 *dout, const float *lse, const float *delta,
+                             AttentionDims d) {
+  extern __shared__ __align__(16) unsigned char smem[];
+  bf16 *sK = reinterpret_cast<bf16 *>(smem);       // first Q, then each key tile
+  bf16 *sV = sK + kTile * padded<HD>();            // first dout, then each value tile
+  bf16 *sKt = sV + kTile * padded<HD>();
+  const int64_t q0 = int64_t(blockIdx.x) * kTile, h = blockIdx.y, b = blockIdx.z;
+  const int64_t kvh = h / (d.heads / d.kvHeads);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+  const int64_t qStride = d.heads * HD, kStride = d.kvHeads * HD;
+  const int64_t qBase = ((b * d.tq + q0) * d.heads + h) * HD;
+  loadTile<HD>(sK, q + qBase, qStride, d.tq - q0);
+  loadTile<HD>(sV, dout + qBase, qStride, d.tq - q0);
+  __syncthreads();
+  uint32_t qf[HD / 16][4], df[HD / 16][4];
+  loadRowFragments<HD>(qf, sK, warp, g, t);
+  loadRowFragments<HD>(df, sV, warp, g, t);
+  const int64_t rows[2] = {q0 + warp * 16 + g, q0 + warp * 16 + g + 8};
+  float rowLse[2], rowDelta[2];
+  #pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    bool valid = rows[r] < d.tq;
+    rowLse[r] = valid ? lse[(b * d.heads + h) * d.tq + rows[r]] * kLog2e : 0.0f;
+    rowDelta[r] = valid ? delta[(b * d.heads + h) * d.tq + rows[r]] : 0.0f;
+  }
+  float dQ[HD / 8][4] = {};
+  const float scaleLog2 = d.scale * kLog2e;
+  const int64_t kEnd = d.causal ? min(d.tk, q0 + kTile) : d.tk;
+  for (int64_t k0 = 0; k0 < kEnd; k0 += kTile) {
+    __syncthreads();
+    const int64_t kvBase = ((b * d.tk + k0) * d.kvHeads + kvh) * HD;
+    loadTile<HD>(sK, k + kvBase, kStride, d.tk - k0);
+    loadTile<HD>(sV, v + kvBase, kStride, d.tk - k0);
+    loadTileTransposed<HD>(sKt, k + kvBase, kStride, d.tk - k0);
+    __syncthreads();
+    float p[8][4], ds[8][4];
+    productWithTileRows<HD>(p, qf, sK, g, t);  // S
+    productWithTileRows<HD>(ds, df, sV, g, t); // dP
+    #pragma unroll
+    for (int nt = 0; nt < 8; ++nt)
+      #pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        int r = e >> 1;
+        int64_t key = k0 + nt * 8 + t * 2 + (e & 1);
+        bool masked = rows[r] >= d.tq || key >= d.tk || (d.causal && key > rows[r]);
+        float prob = masked ? 0.0f : exp2f(p[nt][e] * scaleLog2 - rowLse[r]);
+        ds[nt][e] = prob * (ds[nt][e] - rowDelta[r]);
+      }
+    accumulateProduct<HD>(dQ, ds, sKt, g, t);
+  }
+  storeRows<HD>(dq + (b * d.tq * d.heads + h) * HD, qStride, dQ, rows[0], d.tq, d.scale, d.scale,
+                t);
+}
+
+template <int HD> constexpr int forwardSmem() {
+  return (2 * kTile * padded<HD>() + HD * padded<kTile>()) * 2;
+}
+template <int HD> constexpr int keySmem() {
+  return (2 * kTile * padded<HD>() + 2 * HD * padded<kTile>()) * 2 + 2 * kTile * 4;
+}
+template <int HD> constexpr int querySmem() { return forwardSmem<HD>(); }
+
+template <int HD>
+void flashForward(bf16 *out, float *lse, const bf16 *q, const bf16 *k, const bf16 *v,
+                  const AttentionDims &d) {
+  static bool configured = false;
+  if (!configured) {
+    cudaCheck(cudaFuncSetAttribute(flashForwardKernel<HD>,
+                                   cudaFuncAttributeMaxDynamicSharedMemorySize, forwardSmem<HD>()));
+    configured = true;
+  }
+  dim3 grid(unsigned((d.tq + kTile - 1) / kTile), unsigned(d.heads), unsigned(d.batch));
+  flashForwardKernel<HD><<<grid, kFlashThreads, forwardSmem<HD>()>>>(out, lse, q, k, v, d);
+  launchCheck("attention (flash forward)");
+}
+
+template <int HD>
+void flashBackward(bf16 *dq, bf16 *dk, bf16 *dv, const bf16 *q, const bf16 *k, const bf16 *v,
+                   const bf16 *dout, const float *lse, const float *delta,
+                   const AttentionDims &d) {
+  static bool configured = false;
+  if (!configured) {
+    cudaCheck(cudaFuncSetAttribute(flashBackwardKeyKernel<HD>,
+                                   cudaFuncAttributeMaxDynamicSharedMemorySize, keySmem<HD>()));
+    cudaCheck(cudaFuncSetAttribute(flashBackwardQueryKernel<HD>,
+                                   cudaFuncAttributeMaxDynamicSharedMemorySize, querySmem<HD>()));
+    configured = true;
+  }
+  dim3 keyGrid(unsigned((d.tk + kTile - 1) / kTile), unsigned(d.kvHeads), unsigned(d.batch));
+  flashBackwardKeyKernel<HD><<<keyGrid, kFlashThreads, keySmem<HD>()>>>(dk, dv, q, k, v, dout,
+                                                                         lse, delta, d);
+  launchCheck("attentionGrad (flash keys, values)");
+  dim3 queryGrid(unsigned((d.tq + kTile - 1) / kTile), unsigned(d.heads), unsigned(d.batch));
+  flashBackwardQueryKernel<HD><<<queryGrid, kFlashThreads, querySmem<HD>()>>>(dq, q, k, v, dout,
+                                                                               lse, delta, d);
+  launchCheck("attentionGrad (flash queries)");
+}
+
+// ---- The simple kernels: fp32 storage or head sizes the flash kernels do not cover. ----
+
+struct SimpleShape {
+  AttentionDims d;
+  __device__ int64_t qRow(int64_t b, int64_t t, int64_t h) const {
+    return (b * d.tq + t) * d.heads * d.hd + h * d.hd;
+  }
+  __device__ int64_t kvRow(int64_t b, int64_t s, int64_t kvh) const {
+    return (b * d.tk + s) * d.kvHeads * d.hd + kvh * d.hd;
+  }
+  __device__ int64_t lastKey(int64_t t) const {
+    return d.causal ? (t < d.tk - 1 ? t : d.tk - 1) : d.tk - 1;
+  }
+};
+
+template <typename T> __device__ float dotRows(const T *a, const T *b, int64_t n) {
+  float s = 0;
+  for (int64_t i = 0; i < n; ++i)
+    s += ld(a + i) * ld(b + i);
+  return s;
+}
+
+template <typename T>
+__global__ void simpleForwardKernel(T *out, float *lse, const T *q, const T *k, const T *v,
+                                    SimpleShape sh) {
+  const AttentionDims &d = sh.d;
+  INGOT_GRID_LOOP(item, d.batch * d.heads * d.tq) {
+    int64_t t = item % d.tq, h = (item / d.tq) % d.heads, b = item / (d.tq * d.heads);
+    int64_t kvh = h / (d.heads / d.kvHeads);
+    const T *qr = q + sh.qRow(b, t, h);
+    int64_t last = sh.lastKey(t);
+    float maxScore = -INFINITY;
+    for (int64_t s = 0; s <= last; ++s)
+      maxScore = fmaxf(maxScore, dotRows(qr, k + sh.kvRow(b, s, kvh), d.hd) * d.scale);
+    float sum = 0;
+    for (int64_t s = 0; s <= last; ++s)
+      sum += expf(dotRows(qr, k + sh.kvRow(b, s, kvh), d.hd) * d.scale - maxScore);
+    float acc[kMaxHeadDim];
+    for (int64_t j = 0; j < d.hd; ++j)
+      acc[j] = 0;
+    for (int64_t s = 0; s <= last; ++s) {
+      float p = expf(dotRows(qr, k + sh.kvRow(b, s, kvh), d.hd) * d.scale - maxScore) / sum;
+      const T *vr = v + sh.kvRow(b, s, kvh);
+      for (int64_t j = 0; j < d.hd; ++j)
+        acc[j] += p * ld(vr + j);
+    }
+    T *o = out + sh.qRow(b, t, h);
+    for (int64_t j = 0; j < d.hd; ++j)
+      st(o + j, acc[j]);
+    lse[item] = maxScore + logf(sum);
+  }
+}
+
+template <typename T>
+__global__ void simpleQueryGradKernel(T *dq, const T *q, const T *k, const T *v, const T *dout,
+                                      const float *lse, const float *delta, SimpleShape sh) {
+  const AttentionDims &d = sh.d;
+  INGOT_GRID_LOOP(item, d.batch * d.heads * d.tq) {
+    int64_t t = item % d.tq, h = (item / d.tq) % d.heads, b = item / (d.tq * d.heads);
+    int64_t kvh = h / (d.heads / d.kvHeads);
+    const T *qr = q + sh.qRow(b, t, h), *dor = dout + sh.qRow(b, t, h);
+    float acc[kMaxHeadDim];
+    for (int64_t j = 0; j < d.hd; ++j)
+      acc[j] = 0;
+    for (int64_t s = 0; s <= sh.lastKey(t); ++s) {
+      const T *kr = k + sh.kvRow(b, s, kvh);
+      float p = expf(dotRows(qr, kr, d.hd) * d.scale - lse[item]);
+      float dp = dotRows(dor, v + sh.kvRow(b, s, kvh), d.hd);
+      float ds = d.scale * p * (dp - delta[item]);
+      for (int64_t j = 0; j < d.hd; ++j)
+        acc[j] += ds * ld(kr + j);
+    }
+    T *dqr = dq + sh.qRow(b, t, h);
+    for (int64_t j = 0; j < d.hd; ++j)
+      st(dqr + j, acc[j]);
+  }
+}
+
+template <typename T>
+__global__ void simpleKeyGradKernel(T *dk, T *dv, const T *q, const T *k, const T *v,
+                                    const T *dout, const float *lse, const float *delta,
+                                    SimpleShape sh) {
+  const AttentionDims &d = sh.d;
+  INGOT_GRID_LOOP(item, d.batch * d.kvHeads * d.tk) {
+    int64_t s = item % d.tk, kvh = (item / d.tk) % d.kvHeads, b = item / (d.tk * d.kvHeads);
+    int64_t group = d.heads / d.kvHeads;
+    const T *kr = k + sh.kvRow(b, s, kvh), *vr = v + sh.kvRow(b, s, kvh);
+    float dkAcc[kMaxHeadDim], dvAcc[kMaxHeadDim];
+    for (int64_t j = 0; j < d.hd; ++j)
+      dkAcc[j] = dvAcc[j] = 0;
+    for (int64_t h = kvh * group; h < (kvh + 1) * group; ++h)
+      for (int64_t t = 0; t < d.tq; ++t) {
+        if (d.causal && s > sh.lastKey(t))
+          continue;
+        int64_t row = (b * d.heads + h) * d.tq + t;
+        const T *qr = q + sh.qRow(b, t, h), *dor = dout + sh.qRow(b, t, h);
+        float p = expf(dotRows(qr, kr, d.hd) * d.scale - lse[row]);
+        float dp = dotRows(dor, vr, d.hd);
+        float ds = d.scale * p * (dp - delta[row]);
+        for (int64_t j = 0; j < d.hd; ++j) {
+          dvAcc[j] += p * ld(dor + j);
+          dkAcc[j] += ds * ld(qr + j);
+        }
+      }
+    T *dkr = dk + sh.kvRow(b, s, kvh), *dvr = dv + sh.kvRow(b, s, kvh);
+    for (int64_t j = 0; j < d.hd; ++j) {
+      st(dkr + j, dkAcc[j]);
+      st(dvr + j, dvAcc[j]);
+    }
+  }
+}
+
+AttentionDims attentionDims(int64_t batch, int64_t tq, int64_t tk, int64_t heads,
+                            int64_t kvHeads, int64_t hd, bool causal, double scale) {
+  if (hd > kMaxHeadDim || kvHeads <= 0 || heads % kvHeads != 0) {
+    std::fprintf(stderr, "error: the cuda attention kernels need a head size of at most %d and "
+                         "heads divisible by kv heads (found hd %lld, heads %lld, kv heads %lld)\n",
+                 kMaxHeadDim, (long long)hd, (long long)heads, (long long)kvHeads);
+    std::exit(1);
+  }
+  float s = float(scale == 0 ? 1.0 / std::sqrt(double(hd)) : scale);
+  return {batch, tq, tk, heads, kvHeads, hd, causal, s};
+}
+
+} // namespace
+
+template <typename T>
+void attention(T *out, float *lse, const T *q, const T *k, const T *v, int64_t batch, int64_t tq,
+               int64_t tk, int64_t heads, int64_t kvHeads, int64_t hd, bool causal,
+               double scale) {
+  AttentionDims d = attentionDims(batch, tq, tk, heads, kvHeads, hd, causal, scale);
+  if constexpr (std::is_same_v<T, bf16>) {
+    switch (hd) {
+    case 16: return flashForward<16>(out, lse, q, k, v, d);
+    case 32: return flashForward<32>(out, lse, q, k, v, d);
+    case 64: return flashForward<64>(out, lse, q, k, v, d);
+    case 128: return flashForward<128>(out, lse, q, k, v, d);
+    default: break;
+    }
+  }
+  simpleForwardKernel<<<blocksFor(batch * heads * tq), kThreads>>>(out, lse, q, k, v,
+                                                                   SimpleShape{d});
+  launchCheck("attention");
+}
+
+template <typename T>
+void attentionGrad(T *dq, T *dk, T *dv, const T *q, const T *k, const T *v, const T *out,
+                   const T *dout, const float *lse, int64_t batch, int64_t tq, int64_t tk,
+                   int64_t heads, int64_t kvHeads, int64_t hd, bool causal, double scale,
+                   void *scratch) {
+  AttentionDims d = attentionDims(batch, tq, tk, heads, kvHeads, hd, causal, scale);
+  auto *delta = static_cast<float *>(scratch);
+  attentionDeltaKernel<<<blocksFor(batch * heads * tq * 32), kThreads>>>(delta, out, dout, d);
+  launchCheck("attentionGrad (delta)");
+  if constexpr (std::is_same_v<T, bf16>) {
+    switch (hd) {
+    case 16: return flashBackward<16>(dq, dk, dv, q, k, v, dout, lse, delta, d);
+    case 32: return flashBackward<32>(dq, dk, dv, q, k, v, dout, lse, delta, d);
+    case 64: return flashBackward<64>(dq, dk, dv, q, k, v, dout, lse, delta, d);
+    case 128: return flashBackward<128>(dq, dk, dv, q, k, v, dout, lse, delta, d);
+    default: break;
+    }
+  }
+  simpleQueryGradKernel<<<blocksFor(batch * heads * tq), kThreads>>>(dq, q, k, v, dout, lse, delta,
+                                                                     SimpleShape{d});
+  launchCheck("attentionGrad (queries)");
+  simpleKeyGradKernel<<<blocksFor(batch * kvHeads * tk), kThreads>>>(dk, dv, q, k, v, dout, lse,
+                                                                     delta, SimpleShape{d});
+  launchCheck("attentionGrad (keys, values)");
+}
+
+#define INGOT_INST_ATTENTION(T)                                                                    \
+  template void attention<T>(T *, float *, const T *, const T *, const T *, int64_t, int64_t,     \
+                             int64_t, int64_t, int64_t, int64_t, bool, double);                   \
+  template void attentionGrad<T>(T *, T *, T *, const T *, const T *, const T *, const T *,       \
+                                 const T *, const float *, int64_t, int64_t, int64_t, int64_t,    \
+                                 int64_t, int64_t, bool, double, void *);
+INGOT_FOR_T(INGOT_INST_ATTENTION)
+
+} // namespace ingot::cuda

@@ -1,0 +1,143 @@
+//===- Matmul.cu - GEMMs: cuBLASLt for bf16, cuBLAS for fp32 --------------===//
+//
+// Row-major C[m, n] = A[m, k] B[k, n] is column-major C^T[n, m] = B^T A^T, so the library sees
+// b as its first operand (a row-major [r, c] matrix is a column-major [c, r] one with ld = c).
+//
+// bf16 operands go through cuBLASLt on the tensor cores with fp32 accumulation and an fp32
+// scale; the output is bf16 (activations) or fp32 (weight gradients). Each distinct shape gets
+// its descriptors and the heuristic's first algorithm once, cached for the run, so the steady
+// state makes one library call per GEMM and the choice (hence the bits) never changes.
+// fp32 operands (precision f32) use cuBLAS without TF32, as the host target computes.
+//
+//===----------------------------------------------------------------------===//
+#include "cuda/Common.cuh"
+
+#include <cublasLt.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <tuple>
+#include <type_traits>
+
+namespace ingot::cuda {
+namespace {
+
+constexpr size_t kWorkspaceBytes = 32u << 20;
+
+#define cublasLtCheck(call) cublasCheck(call)
+
+struct LtPlan {
+  cublasLtMatmulDesc_t desc = nullptr;
+  cublasLtMatrixLayout_t first = nullptr, second = nullptr, out = nullptr;
+  cublasLtMatmulAlgo_t algo{};
+};
+
+using LtKey = std::tuple<int, int, int64_t, int64_t, int64_t, int64_t, bool, bool, int64_t,
+                         int64_t, int64_t>;
+
+struct LtState {
+  cublasLtHandle_t handle = nullptr;
+  void *workspace = nullptr;
+  std::map<LtKey, LtPlan> plans;
+};
+LtState lt;
+
+cublasLtMatrixLayout_t layout(cudaDataType type, int64_t rows, int64_t cols, int64_t ld,
+                              int64_t batch, int64_t stride) {
+  cublasLtMatrixLayout_t l;
+  cublasLtCheck(cublasLtMatrixLayoutCreate(&l, type, uint64_t(rows), uint64_t(cols), ld));
+  if (batch > 1) {
+    int32_t count = int32_t(batch);
+    cublasLtCheck(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count,
+                                                   sizeof(count)));
+    cublasLtCheck(cublasLtMatrixLayoutSetAttribute(
+        l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride, sizeof(stride)));
+  }
+  return l;
+}
+
+const LtPlan &ltPlan(cudaDataType inType, cudaDataType outType, int64_t batch, int64_t m,
+                     int64_t n, int64_t k, bool transA, bool transB, int64_t strideA,
+                     int64_t strideB, int64_t strideC) {
+  LtKey key{int(inType), int(outType), batch, m, n, k, transA, transB, strideA, strideB, strideC};
+  auto found = lt.plans.find(key);
+  if (found != lt.plans.end())
+    return found->second;
+  if (!lt.handle) {
+    cublasLtCheck(cublasLtCreate(&lt.handle));
+    cudaCheck(cudaMalloc(&lt.workspace, kWorkspaceBytes));
+  }
+  LtPlan plan;
+  cublasLtCheck(cublasLtMatmulDescCreate(&plan.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  cublasOperation_t opFirst = transB ? CUBLAS_OP_T : CUBLAS_OP_N;
+  cublasOperation_t opSecond = transA ? CUBLAS_OP_T : CUBLAS_OP_N;
+  cublasLtCheck(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSA, &opFirst,
+                                               sizeof(opFirst)));
+  cublasLtCheck(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSB, &opSecond,
+                                               sizeof(opSecond)));
+  // First operand b: column-major [n, k] (ld n), or [k, n] (ld k) read transposed.
+  plan.first = transB ? layout(inType, k, n, k, batch, strideB) : layout(inType, n, k, n, batch, strideB);
+  // Second operand a: column-major [k, m] (ld k), or [m, k] (ld m) read transposed.
+  plan.second = transA ? layout(inType, m, k, m, batch, strideA) : layout(inType, k, m, k, batch, strideA);
+  plan.out = layout(outType, n, m, n, batch, strideC);
+
+  cublasLtMatmulPreference_t preference;
+  cublasLtCheck(cublasLtMatmulPreferenceCreate(&preference));
+  size_t workspace = kWorkspaceBytes;
+  cublasLtCheck(cublasLtMatmulPreferenceSetAttribute(
+      preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace, sizeof(workspace)));
+  cublasLtMatmulHeuristicResult_t result{};
+  int count = 0;
+  cublasLtCheck(cublasLtMatmulAlgoGetHeuristic(lt.handle, plan.desc, plan.first, plan.second,
+                                               plan.out, plan.out, preference, 1, &result, &count));
+  cublasLtMatmulPreferenceDestroy(preference);
+  if (count == 0) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "error: cuBLASLt has no algorithm for a bf16 GEMM of m %lld n %lld k %lld "
+                         "(batch %lld)\n",
+                 (long long)m, (long long)n, (long long)k, (long long)batch);
+    std::exit(1);
+  }
+  plan.algo = result.algo;
+  return lt.plans.emplace(key, plan).first->second;
+}
+
+template <typename T> constexpr cudaDataType dataType() {
+  return std::is_same_v<T, float> ? CUDA_R_32F : CUDA_R_16BF;
+}
+
+} // namespace
+
+template <typename C, typename T>
+void matmul(C *c, const T *a, const T *b, int64_t batch, int64_t m, int64_t n, int64_t k,
+            bool transA, bool transB, int64_t strideA, int64_t strideB, int64_t strideC,
+            bool accumulate) {
+  const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
+  if constexpr (std::is_same_v<T, float>) {
+    static_assert(std::is_same_v<C, float>, "fp32 operands give an fp32 product");
+    cublasOperation_t opB = transB ? CUBLAS_OP_T : CUBLAS_OP_N;
+    cublasOperation_t opA = transA ? CUBLAS_OP_T : CUBLAS_OP_N;
+    int64_t ldb = transB ? k : n, lda = transA ? m : k;
+    cublasCheck(cublasGemmStridedBatchedEx(detail::cublas(), opB, opA, int(n), int(m), int(k),
+                                           &alpha, b, CUDA_R_32F, int(ldb), strideB, a,
+                                           CUDA_R_32F, int(lda), strideA, &beta, c, CUDA_R_32F,
+                                           int(n), strideC, int(batch), CUBLAS_COMPUTE_32F,
+                                           CUBLAS_GEMM_DEFAULT));
+  } else {
+    const LtPlan &plan = ltPlan(dataType<T>(), dataType<C>(), batch, m, n, k, transA, transB,
+                                strideA, strideB, strideC);
+    cublasLtCheck(cublasLtMatmul(lt.handle, plan.desc, &alpha, b, plan.first, a, plan.second,
+                                 &beta, c, plan.out, c, plan.out, &plan.algo, lt.workspace,
+                                 kWorkspaceBytes, 0));
+  }
+}
+
+template void matmul<float, float>(float *, const float *, const float *, int64_t, int64_t,
+                                   int64_t, int64_t, bool, bool, int64_t, int64_t, int64_t, bool);
+template void matmul<bf16, bf16>(bf16 *, const bf16 *, const bf16 *, int64_t, int64_t, int64_t,
+                                 int64_t, bool, bool, int64_t, int64_t, int64_t, bool);
+template void matmul<float, bf16>(float *, const bf16 *, const bf16 *, int64_t, int64_t, int64_t,
+                                  int64_t, bool, bool, int64_t, int64_t, int64_t, bool);
+
+} // namespace ingot::cuda

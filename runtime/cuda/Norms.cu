@@ -1,0 +1,153 @@
+//===- Norms.cu - Layer norm and RMS norm, forward and backward -----------===//
+//
+// One warp per row: the row's statistics in fp32 from a fixed-pattern warp reduction, the
+// row read again (from L1/L2) to normalize. The backward writes dx per row and keeps each
+// row's mean and 1/std in scratch; the weight gradients (column sums of dy * xhat and dy) are
+// then reduced in fixed chunks (ColumnSum.cuh), so nothing depends on scheduling.
+//
+//===----------------------------------------------------------------------===//
+#include "cuda/ColumnSum.cuh"
+
+namespace ingot::cuda {
+namespace {
+
+constexpr int kRowsPerBlock = 8; // one warp each
+
+struct RowStats {
+  float mean, rstd;
+};
+
+template <typename T>
+__device__ RowStats warpRowStats(const T *x, int64_t dim, float eps, bool rms) {
+  int lane = threadIdx.x % 32;
+  float mean = 0;
+  if (!rms) {
+    float sum = 0;
+    for (int64_t j = lane; j < dim; j += 32)
+      sum += ld(x + j);
+    mean = warpSum(sum) / float(dim);
+  }
+  float squares = 0;
+  for (int64_t j = lane; j < dim; j += 32) {
+    float d = ld(x + j) - mean;
+    squares += d * d;
+  }
+  return {mean, rsqrtf(warpSum(squares) / float(dim) + eps)};
+}
+
+template <typename T>
+__global__ void normKernel(T *y, const T *x, const float *gamma, const float *beta, int64_t rows,
+                           int64_t dim, float eps, bool rms) {
+  int64_t r = int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.x / 32;
+  if (r >= rows)
+    return;
+  int lane = threadIdx.x % 32;
+  const T *xr = x + r * dim;
+  T *yr = y + r * dim;
+  RowStats s = warpRowStats(xr, dim, eps, rms);
+  for (int64_t j = lane; j < dim; j += 32) {
+    float v = (ld(xr + j) - s.mean) * s.rstd;
+    if (gamma)
+      v *= gamma[j];
+    if (beta)
+      v += beta[j];
+    st(yr + j, v);
+  }
+}
+
+/// dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * gamma (layer norm); the RMS norm
+/// drops the mean(g) term. Saves each row's statistics for the weight gradients.
+template <typename T>
+__global__ void normInputGradKernel(T *dx, RowStats *stats, const T *x, const float *gamma,
+                                    const T *dy, int64_t rows, int64_t dim, float eps, bool rms) {
+  int64_t r = int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.x / 32;
+  if (r >= rows)
+    return;
+  int lane = threadIdx.x % 32;
+  const T *xr = x + r * dim, *dyr = dy + r * dim;
+  RowStats s = warpRowStats(xr, dim, eps, rms);
+  if (lane == 0)
+    stats[r] = s;
+  float sumG = 0, sumGX = 0;
+  for (int64_t j = lane; j < dim; j += 32) {
+    float g = ld(dyr + j) * (gamma ? gamma[j] : 1.0f);
+    sumG += g;
+    sumGX += g * ((ld(xr + j) - s.mean) * s.rstd);
+  }
+  float meanG = rms ? 0.0f : warpSum(sumG) / float(dim);
+  float meanGX = warpSum(sumGX) / float(dim);
+  T *dxr = dx + r * dim;
+  for (int64_t j = lane; j < dim; j += 32) {
+    float g = ld(dyr + j) * (gamma ? gamma[j] : 1.0f);
+    float xhat = (ld(xr + j) - s.mean) * s.rstd;
+    st(dxr + j, s.rstd * (g - meanG - xhat * meanGX));
+  }
+}
+
+/// (dy * xhat, dy) at (r, c): the two column sums of the weight gradients.
+template <typename T> struct NormWeightGradValue {
+  const T *x, *dy;
+  const RowStats *stats;
+  int64_t dim;
+  __device__ Values<2> operator()(int64_t, int64_t r, int64_t c) const {
+    float g = ld(dy + r * dim + c);
+    RowStats s = stats[r];
+    return {{g * ((ld(x + r * dim + c) - s.mean) * s.rstd), g}};
+  }
+};
+
+template <typename T>
+void normGrad(T *dx, float *dgamma, float *dbeta, const T *x, const float *gamma, const T *dy,
+              int64_t rows, int64_t dim, double eps, void *scratch, bool rms) {
+  auto *stats = static_cast<RowStats *>(scratch);
+  float *partial = reinterpret_cast<float *>(static_cast<char *>(scratch) +
+                                             (rows * sizeof(RowStats) + 255) / 256 * 256);
+  normInputGradKernel<<<unsigned((rows + kRowsPerBlock - 1) / kRowsPerBlock), 32 * kRowsPerBlock>>>(
+      dx, stats, x, gamma, dy, rows, dim, float(eps), rms);
+  launchCheck(rms ? "rmsNormGrad (input)" : "layerNormGrad (input)");
+  columnReduce<2, false>(NormWeightGradValue<T>{x, dy, stats, dim}, dgamma, dbeta, partial, 1,
+                         rows, dim, 1.0f, false,
+                         rms ? "rmsNormGrad (weights)" : "layerNormGrad (weights)");
+}
+
+} // namespace
+
+template <typename T>
+void layerNorm(T *y, const T *x, const float *gamma, const float *beta, int64_t rows,
+               int64_t dim, double eps) {
+  normKernel<<<unsigned((rows + kRowsPerBlock - 1) / kRowsPerBlock), 32 * kRowsPerBlock>>>(
+      y, x, gamma, beta, rows, dim, float(eps), false);
+  launchCheck("layerNorm");
+}
+
+template <typename T>
+void layerNormGrad(T *dx, float *dgamma, float *dbeta, const T *x, const float *gamma,
+                   const T *dy, int64_t rows, int64_t dim, double eps, void *scratch) {
+  normGrad(dx, dgamma, dbeta, x, gamma, dy, rows, dim, eps, scratch, false);
+}
+
+template <typename T>
+void rmsNorm(T *y, const T *x, const float *gamma, int64_t rows, int64_t dim, double eps) {
+  normKernel<<<unsigned((rows + kRowsPerBlock - 1) / kRowsPerBlock), 32 * kRowsPerBlock>>>(
+      y, x, gamma, static_cast<const float *>(nullptr), rows, dim, float(eps), true);
+  launchCheck("rmsNorm");
+}
+
+template <typename T>
+void rmsNormGrad(T *dx, float *dgamma, const T *x, const float *gamma, const T *dy, int64_t rows,
+                 int64_t dim, double eps, void *scratch) {
+  normGrad(dx, dgamma, static_cast<float *>(nullptr), x, gamma, dy, rows, dim, eps, scratch,
+           true);
+}
+
+#define INGOT_INST_NORMS(T)                                                                        \
+  template void layerNorm<T>(T *, const T *, const float *, const float *, int64_t, int64_t,      \
+                             double);                                                              \
+  template void layerNormGrad<T>(T *, float *, float *, const T *, const float *, const T *,      \
+                                 int64_t, int64_t, double, void *);                                \
+  template void rmsNorm<T>(T *, const T *, const float *, int64_t, int64_t, double);              \
+  template void rmsNormGrad<T>(T *, float *, const T *, const float *, const T *, int64_t,        \
+                               int64_t, double, void *);
+INGOT_FOR_T(INGOT_INST_NORMS)
+
+} // namespace ingot::cuda

@@ -1,0 +1,353 @@
+//===- KernelCheck.cu - Every cuda kernel against the fp32 reference ------===//
+//
+// Run on a GPU machine (utils/cuda-check/kernels.sh builds and runs it). For each kernel of
+// Kernels.cuh: fresh random inputs (the seed is printed; pass one to repeat it), outputs
+// poisoned with NaN first (an element the kernel failed to write fails the check), the fast
+// kernel on bf16 storage against ReferenceKernels.cu in fp32 on the same bf16-rounded inputs,
+// compared by ||out - ref|| / ||ref|| (METHOD.md: bf16 storage lands between 1e-3 and 1e-2;
+// the tolerance is 1e-2, and fp32 kernels must stay under 1e-5). Prints one row per check and
+// exits 1 if any fails.
+//
+//===----------------------------------------------------------------------===//
+#include "cuda/Check.cuh"
+#include "cuda/Kernels.cuh"
+#include "cuda/ReferenceKernels.cuh"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace ingot::cuda;
+
+namespace {
+
+std::mt19937_64 rng;
+int failures = 0;
+
+/// A device buffer with host-side helpers.
+template <typename T> struct Buf {
+  T *p = nullptr;
+  size_t n = 0;
+  explicit Buf(size_t count) : n(count) { cudaCheck(cudaMalloc(&p, sizeof(T) * (n ? n : 1))); }
+  ~Buf() { cudaFree(p); }
+  Buf(const Buf &) = delete;
+  void upload(const std::vector<float> &h) {
+    std::vector<T> t(n);
+    for (size_t i = 0; i < n; ++i)
+      t[i] = T(h[i]);
+    cudaCheck(cudaMemcpy(p, t.data(), sizeof(T) * n, cudaMemcpyHostToDevice));
+  }
+  std::vector<float> download() const {
+    std::vector<T> t(n);
+    cudaCheck(cudaDeviceSynchronize());
+    cudaCheck(cudaMemcpy(t.data(), p, sizeof(T) * n, cudaMemcpyDeviceToHost));
+    std::vector<float> h(n);
+    for (size_t i = 0; i < n; ++i)
+      h[i] = float(t[i]);
+    return h;
+  }
+  void poison() {
+    std::vector<float> nan(n, std::nanf(""));
+    upload(nan);
+  }
+};
+
+/// Random normal values, already rounded to bf16 so both sides see the same inputs.
+std::vector<float> randomValues(size_t n, float scale = 1.0f) {
+  std::normal_distribution<float> normal(0.0f, scale);
+  std::vector<float> v(n);
+  for (float &x : v)
+    x = float(bf16(normal(rng)));
+  return v;
+}
+
+std::vector<int32_t> randomIds(size_t n, int64_t vocab) {
+  std::uniform_int_distribution<int64_t> uniform(0, vocab - 1);
+  std::vector<int32_t> v(n);
+  for (int32_t &x : v)
+    x = int32_t(uniform(rng));
+  return v;
+}
+
+int32_t *deviceIds(const std::vector<int32_t> &ids) {
+  int32_t *p;
+  cudaCheck(cudaMalloc(&p, sizeof(int32_t) * ids.size()));
+  cudaCheck(cudaMemcpy(p, ids.data(), sizeof(int32_t) * ids.size(), cudaMemcpyHostToDevice));
+  return p;
+}
+
+void report(const std::string &name, const std::vector<float> &out, const std::vector<float> &ref,
+            double tolerance) {
+  double diff = 0, norm = 0;
+  bool nan = false;
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (!std::isfinite(out[i]))
+      nan = true;
+    diff += (double(out[i]) - ref[i]) * (double(out[i]) - ref[i]);
+    norm += double(ref[i]) * ref[i];
+  }
+  double rel = norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
+  bool ok = !nan && rel <= tolerance;
+  failures += !ok;
+  std::printf("| %-44s | %10.3e | %8.1e | %s |\n", name.c_str(), rel, tolerance,
+              ok ? "pass" : (nan ? "FAIL (non-finite or unwritten)" : "FAIL"));
+}
+
+constexpr double kBf16 = 1e-2, kF32 = 1e-5;
+
+void checkMatmul(int64_t batch, int64_t m, int64_t n, int64_t k, bool ta, bool tb) {
+  auto a = randomValues(batch * m * k), b = randomValues(batch * k * n);
+  Buf<float> af(a.size()), bfl(b.size()), ref(batch * m * n), c32(batch * m * n);
+  Buf<bf16> ah(a.size()), bh(b.size()), c16(batch * m * n);
+  af.upload(a), bfl.upload(b), ah.upload(a), bh.upload(b);
+  c16.poison(), c32.poison();
+  ref::matmul(ref.p, af.p, bfl.p, batch, m, n, k, ta, tb, m * k, k * n, m * n, false);
+  matmul(c16.p, ah.p, bh.p, batch, m, n, k, ta, tb, m * k, k * n, m * n, false);
+  matmul(c32.p, ah.p, bh.p, batch, m, n, k, ta, tb, m * k, k * n, m * n, false);
+  char name[96];
+  std::snprintf(name, sizeof name, "matmul %lldx%lldx%lld b%lld%s%s", (long long)m, (long long)n,
+                (long long)k, (long long)batch, ta ? " tA" : "", tb ? " tB" : "");
+  auto r = ref.download();
+  report(std::string(name) + " ->bf16", c16.download(), r, kBf16);
+  report(std::string(name) + " ->f32", c32.download(), r, kBf16);
+  // Accumulate into fp32 (weight gradients across micro-batches).
+  matmul(c32.p, ah.p, bh.p, batch, m, n, k, ta, tb, m * k, k * n, m * n, true);
+  auto twice = r;
+  for (float &x : twice)
+    x *= 2;
+  report(std::string(name) + " +=f32", c32.download(), twice, kBf16);
+}
+
+void checkNorms(int64_t rows, int64_t dim) {
+  auto x = randomValues(rows * dim), dy = randomValues(rows * dim);
+  auto gamma = randomValues(dim, 0.5f), beta = randomValues(dim, 0.5f);
+  for (float &g : gamma)
+    g += 1.0f;
+  Buf<float> xf(x.size()), dyf(x.size()), gf(dim), bf(dim), yr(x.size()), dxr(x.size()),
+      dgr(dim), dbr(dim), dg(dim), db(dim);
+  Buf<bf16> xh(x.size()), dyh(x.size()), y(x.size()), dx(x.size());
+  Buf<char> scratch(scratchBytesNormGrad(rows, dim) + 16 * rows);
+  xf.upload(x), dyf.upload(dy), gf.upload(gamma), bf.upload(beta), xh.upload(x), dyh.upload(dy);
+  std::string shape = " " + std::to_string(rows) + "x" + std::to_string(dim);
+  for (bool rms : {false, true}) {
+    y.poison(), dx.poison(), dg.poison(), db.poison();
+    if (rms) {
+      ref::rmsNorm(yr.p, xf.p, gf.p, rows, dim, 1e-5);
+      rmsNorm(y.p, xh.p, gf.p, rows, dim, 1e-5);
+      ref::rmsNormGrad(dxr.p, dgr.p, xf.p, gf.p, dyf.p, rows, dim, 1e-5, scratch.p);
+      rmsNormGrad(dx.p, dg.p, xh.p, gf.p, dyh.p, rows, dim, 1e-5, scratch.p);
+    } else {
+      ref::layerNorm(yr.p, xf.p, gf.p, bf.p, rows, dim, 1e-5);
+      layerNorm(y.p, xh.p, gf.p, bf.p, rows, dim, 1e-5);
+      ref::layerNormGrad(dxr.p, dgr.p, dbr.p, xf.p, gf.p, dyf.p, rows, dim, 1e-5, scratch.p);
+      layerNormGrad(dx.p, dg.p, db.p, xh.p, gf.p, dyh.p, rows, dim, 1e-5, scratch.p);
+    }
+    std::string name = rms ? "rmsNorm" : "layerNorm";
+    report(name + shape, y.download(), yr.download(), kBf16);
+    report(name + "Grad dx" + shape, dx.download(), dxr.download(), kBf16);
+    report(name + "Grad dgamma" + shape, dg.download(), dgr.download(), kBf16);
+    if (!rms)
+      report(name + "Grad dbeta" + shape, db.download(), dbr.download(), kBf16);
+  }
+}
+
+void checkAttention(int64_t batch, int64_t t, int64_t heads, int64_t kvHeads, int64_t hd,
+                    bool causal) {
+  int64_t nq = batch * t * heads * hd, nk = batch * t * kvHeads * hd;
+  auto q = randomValues(nq), k = randomValues(nk), v = randomValues(nk), dout = randomValues(nq);
+  Buf<float> qf(nq), kf(nk), vf(nk), dof(nq), outr(nq), dqr(nq), dkr(nk), dvr(nk);
+  Buf<bf16> qh(nq), kh(nk), vh(nk), doh(nq), out(nq), dq(nq), dk(nk), dv(nk);
+  Buf<float> lse(batch * heads * t);
+  Buf<char> scratch(scratchBytesAttentionGrad(batch, heads, t) + 8 * batch * heads * t);
+  qf.upload(q), kf.upload(k), vf.upload(v), dof.upload(dout);
+  qh.upload(q), kh.upload(k), vh.upload(v), doh.upload(dout);
+  out.poison(), dq.poison(), dk.poison(), dv.poison();
+  ref::attention(outr.p, qf.p, kf.p, vf.p, batch, t, t, heads, kvHeads, hd, causal, 0.0);
+  attention(out.p, lse.p, qh.p, kh.p, vh.p, batch, t, t, heads, kvHeads, hd, causal, 0.0);
+  // The backward reads the bf16 output, as the trainer does.
+  auto o = out.download();
+  Buf<float> of(nq);
+  std::vector<float> oRounded(o);
+  of.upload(oRounded);
+  ref::attentionGrad(dqr.p, dkr.p, dvr.p, qf.p, kf.p, vf.p, of.p, dof.p, batch, t, t, heads,
+                     kvHeads, hd, causal, 0.0, scratch.p);
+  attentionGrad(dq.p, dk.p, dv.p, qh.p, kh.p, vh.p, out.p, doh.p, lse.p, batch, t, t, heads,
+                kvHeads, hd, causal, 0.0, scratch.p);
+  char name[96];
+  std::snprintf(name, sizeof name, "attention b%lld t%lld h%lld/%lld hd%lld%s", (long long)batch,
+                (long long)t, (long long)heads, (long long)kvHeads, (long long)hd,
+                causal ? " causal" : "");
+  report(name, o, outr.download(), kBf16);
+  report(std::string(name) + " dq", dq.download(), dqr.download(), kBf16);
+  report(std::string(name) + " dk", dk.download(), dkr.download(), kBf16);
+  report(std::string(name) + " dv", dv.download(), dvr.download(), kBf16);
+}
+
+void checkCrossEntropy(int64_t rows, int64_t classes) {
+  auto logits = randomValues(rows * classes, 2.0f);
+  auto ids = randomIds(rows, classes);
+  int32_t *targets = deviceIds(ids);
+  Buf<float> lf(logits.size()), lossr(1), loss(1), dloss(1), dlr(logits.size());
+  Buf<bf16> lh(logits.size()), dl(logits.size());
+  Buf<char> scratch(scratchBytesCrossEntropy(rows));
+  lf.upload(logits), lh.upload(logits), dloss.upload({0.5f});
+  loss.poison(), dl.poison();
+  ref::crossEntropy(lossr.p, lf.p, targets, rows, classes);
+  crossEntropy(loss.p, lh.p, targets, rows, classes, scratch.p);
+  ref::crossEntropyGrad(dlr.p, lf.p, targets, dloss.p, rows, classes);
+  crossEntropyGrad(dl.p, lh.p, targets, dloss.p, rows, classes);
+  std::string shape = " " + std::to_string(rows) + "x" + std::to_string(classes);
+  report("crossEntropy" + shape, loss.download(), lossr.download(), 1e-5);
+  report("crossEntropyGrad" + shape, dl.download(), dlr.download(), kBf16);
+  cudaFree(targets);
+}
+
+void checkEmbedding(int64_t count, int64_t vocab, int64_t dim) {
+  auto table = randomValues(vocab * dim), dout = randomValues(count * dim);
+  auto ids = randomIds(count, vocab / 4); // repeated ids: the scatter-add must sum them
+  int32_t *d = deviceIds(ids);
+  Buf<float> tf(table.size()), outr(count * dim), dof(dout.size()), dtr(table.size()),
+      dt(table.size());
+  Buf<bf16> out(count * dim), doh(dout.size());
+  tf.upload(table), dof.upload(dout), doh.upload(dout);
+  out.poison(), dt.poison();
+  ref::embedding(outr.p, tf.p, d, count, vocab, dim);
+  embedding(out.p, tf.p, d, count, vocab, dim);
+  ref::embeddingGrad(dtr.p, d, dof.p, count, vocab, dim);
+  embeddingGrad(dt.p, d, doh.p, count, vocab, dim);
+  std::string shape = " " + std::to_string(count) + " of " + std::to_string(vocab) + "x" +
+                      std::to_string(dim);
+  report("embedding" + shape, out.download(), outr.download(), kBf16);
+  report("embeddingGrad" + shape, dt.download(), dtr.download(), 1e-5);
+  cudaFree(d);
+}
+
+void checkReduce(Reduce op, int64_t outer, int64_t axis, int64_t inner) {
+  auto x = randomValues(outer * axis * inner);
+  Buf<float> xf(x.size()), r(outer * inner), o(outer * inner);
+  Buf<bf16> xh(x.size());
+  Buf<char> scratch(scratchBytesReduce(outer, axis, inner) + 16);
+  xf.upload(x), xh.upload(x);
+  o.poison();
+  ref::reduce(op, r.p, xf.p, outer, axis, inner);
+  reduce(op, o.p, xh.p, outer, axis, inner, scratch.p);
+  const char *kind = op == Reduce::sum ? "sum" : op == Reduce::mean ? "mean" : "max";
+  char name[96];
+  std::snprintf(name, sizeof name, "reduce %s [%lld, %lld, %lld]", kind, (long long)outer,
+                (long long)axis, (long long)inner);
+  report(name, o.download(), r.download(), 1e-5);
+}
+
+void checkElementwise(int64_t rows, int64_t dim) {
+  int64_t n = rows * dim;
+  auto x = randomValues(n), y = randomValues(n), bias = randomValues(dim);
+  Buf<float> xf(n), yf(n), bf(dim), r(n);
+  Buf<bf16> xh(n), yh(n), o(n);
+  xf.upload(x), yf.upload(y), bf.upload(bias), xh.upload(x), yh.upload(y);
+  Dims shape{{rows, dim}}, full{{dim, 1}}, row{{0, 1}};
+  std::string s = " " + std::to_string(rows) + "x" + std::to_string(dim);
+  o.poison();
+  ref::binary(Binary::add, r.p, xf.p, bf.p, 2, shape, full, row);
+  binary(Binary::add, o.p, xh.p, bf.p, 2, shape, full, row);
+  report("binary add (bias)" + s, o.download(), r.download(), kBf16);
+  o.poison();
+  ref::binary(Binary::mul, r.p, xf.p, yf.p, 2, shape, full, full);
+  binary(Binary::mul, o.p, xh.p, yh.p, 2, shape, full, full);
+  report("binary mul" + s, o.download(), r.download(), kBf16);
+  o.poison();
+  ref::unary(Unary::gelu_tanh, r.p, xf.p, n);
+  unary(Unary::gelu_tanh, o.p, xh.p, n);
+  report("gelu (tanh)" + s, o.download(), r.download(), kBf16);
+  o.poison();
+  ref::geluGrad(r.p, xf.p, yf.p, n, true);
+  geluGrad(o.p, xh.p, yh.p, n, true);
+  report("geluGrad" + s, o.download(), r.download(), kBf16);
+  o.poison();
+  ref::siluGrad(r.p, xf.p, yf.p, n);
+  siluGrad(o.p, xh.p, yh.p, n);
+  report("siluGrad" + s, o.download(), r.download(), kBf16);
+  o.poison();
+  ref::softmax(r.p, xf.p, rows, dim, 1);
+  softmax(o.p, xh.p, rows, dim, 1);
+  report("softmax" + s, o.download(), r.download(), kBf16);
+  o.poison();
+  ref::copyAxis(r.p, xf.p, rows, dim, dim, 1, 0, 0, dim, false);
+  copyAxis(o.p, xh.p, rows, dim, dim, 1, 0, 0, dim, false);
+  report("copyAxis" + s, o.download(), r.download(), kBf16);
+  o.poison();
+  Dims perm{{1, 0}};
+  ref::transpose(r.p, xf.p, 2, shape, perm);
+  transpose(o.p, xh.p, 2, shape, perm);
+  report("transpose" + s, o.download(), r.download(), kBf16);
+}
+
+void checkRope(int64_t batch, int64_t seq, int64_t heads, int64_t hd) {
+  int64_t n = batch * seq * heads * hd;
+  auto x = randomValues(n);
+  Buf<float> xf(n), r(n);
+  Buf<bf16> xh(n), o(n);
+  xf.upload(x), xh.upload(x);
+  o.poison();
+  ref::rope(r.p, xf.p, batch, seq, heads, hd, 10000.0, false);
+  rope(o.p, xh.p, batch, seq, heads, hd, 10000.0, false);
+  report("rope t" + std::to_string(seq) + " hd" + std::to_string(hd), o.download(), r.download(),
+         kBf16);
+}
+
+void checkOptimizer(int64_t n) {
+  auto p = randomValues(n), g = randomValues(n), m = randomValues(n, 0.1f), v = randomValues(n);
+  for (float &x : v)
+    x = x * x;
+  Buf<float> p1(n), g1(n), m1(n), v1(n), p2(n), m2(n), v2(n);
+  p1.upload(p), g1.upload(g), m1.upload(m), v1.upload(v), p2.upload(p), m2.upload(m),
+      v2.upload(v);
+  ref::adamw(p1.p, g1.p, m1.p, v1.p, n, 6e-4, 0.9, 0.95, 1e-8, 0.1, 7, 0.5);
+  adamw(p2.p, g1.p, m2.p, v2.p, n, 6e-4, 0.9, 0.95, 1e-8, 0.1, 7, 0.5);
+  report("adamw " + std::to_string(n), p2.download(), p1.download(), kF32);
+  auto grads = randomValues(n);
+  Buf<float> gf(n);
+  gf.upload(grads);
+  Buf<double> partials(kSumSquaresBlocks), one(1);
+  ref::sumSquares(gf.p, n, one.p);
+  sumSquares(gf.p, n, partials.p);
+  double fast = sumPartials(partials.p), slow = ref::sumPartials(one.p, 1);
+  report("sumSquares " + std::to_string(n), {float(fast)}, {float(slow)}, kF32);
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  uint64_t seed = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : std::random_device{}();
+  rng.seed(seed);
+  std::printf("kernel check, seed %llu\n\n", (unsigned long long)seed);
+  std::printf("| %-44s | %10s | %8s | %s |\n|---|---|---|---|\n", "check", "rel. error", "tol",
+              "result");
+  checkMatmul(1, 256, 384, 192, false, false);
+  checkMatmul(1, 256, 384, 192, false, true);
+  checkMatmul(1, 256, 384, 192, true, false);
+  checkMatmul(3, 128, 64, 96, false, false);
+  checkNorms(1000, 768);
+  checkNorms(257, 1600);
+  checkAttention(2, 256, 4, 4, 64, true);
+  checkAttention(2, 200, 4, 4, 64, true);
+  checkAttention(1, 128, 8, 2, 64, true);
+  checkAttention(2, 64, 4, 4, 16, true);
+  checkAttention(1, 192, 2, 2, 128, false);
+  checkAttention(1, 96, 2, 2, 48, true); // the simple kernels
+  checkCrossEntropy(64, 50304);
+  checkCrossEntropy(300, 256);
+  checkEmbedding(4096, 1000, 96);
+  checkReduce(Reduce::sum, 1, 4096, 768);
+  checkReduce(Reduce::sum, 1, 16, 3000);
+  checkReduce(Reduce::mean, 300, 257, 1);
+  checkReduce(Reduce::max, 3, 500, 40);
+  checkElementwise(513, 768);
+  checkRope(2, 64, 4, 64);
+  checkOptimizer(1 << 20);
+  std::printf("\n%d failure(s)\n", failures);
+  return failures ? 1 : 0;
+}
