@@ -4,8 +4,11 @@
 // on its own: `ingot-opt model.mlir --some-pass | FileCheck`.
 //
 //===----------------------------------------------------------------------===//
+#include "compiler/Schedule/PipelinePasses.h"
 #include "compiler/Transforms/Passes.h"
+#include "dialects/Collective/CollectiveDialect.h"
 #include "dialects/Ingot/IngotDialect.h"
+#include "dialects/Pipeline/PipelineDialect.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/DialectRegistry.h"
@@ -13,8 +16,10 @@
 
 int main(int argc, char **argv) {
   ingot::registerIngotPasses();
+  ingot::registerIngotPipelinePasses();
   mlir::DialectRegistry registry;
-  registry.insert<ingot::IngotDialect, mlir::func::FuncDialect>();
+  registry.insert<ingot::IngotDialect, ingot::pipeline::PipelineDialect,
+                  ingot::collective::CollectiveDialect, mlir::func::FuncDialect>();
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "Ingot optimizer driver\n", registry));
 }

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 #include "compiler/Target/Cuda/CudaEmitter.h"
 #include "compiler/ClusterMap/ClusterMap.h"
+#include "compiler/Schedule/Driver.h"
 #include "compiler/Target/Host/HostEmitter.h"
 #include "compiler/ingotc/MemoryFit.h"
 #include "compiler/Transforms/Passes.h"
@@ -43,7 +44,7 @@ namespace cl = llvm::cl;
 using namespace ingot;
 
 namespace {
-enum class Emit { AST, Ingot, Train, Planned, Host, Cuda, Exe };
+enum class Emit { AST, Ingot, Train, Pipeline, Schedule, Planned, Host, Cuda, Exe };
 enum class Target { None, Host, Cuda };
 
 cl::OptionCategory category("ingotc options");
@@ -57,6 +58,12 @@ cl::opt<Emit> emit(
                clEnumValN(Emit::Ingot, "ingot", "the model in the ingot dialect (forward only)"),
                clEnumValN(Emit::Train, "train",
                           "the training step: unrolled blocks, autodiff, optimizer"),
+               clEnumValN(Emit::Pipeline, "pipeline",
+                          "the training step with its pipeline plan: stage programs and "
+                          "collectives (needs --cluster)"),
+               clEnumValN(Emit::Schedule, "schedule",
+                          "the predicted timeline as Chrome trace JSON, its table on stderr "
+                          "(needs --cluster)"),
                clEnumValN(Emit::Planned, "planned",
                           "the training step with its memory plan (arena offsets)"),
                clEnumValN(Emit::Host, "host", "the generated C++ of the host target"),
@@ -80,6 +87,10 @@ cl::opt<bool> keepSource("keep-source",
                          cl::cat(category));
 cl::list<std::string> overrides("set", cl::desc("Override a model constant: --set layers=24"),
                                 cl::value_desc("name=value"), cl::cat(category));
+cl::list<int64_t> traceRanks(
+    "trace-ranks",
+    cl::desc("--emit=schedule: one trace track per listed rank instead of one per stage"),
+    cl::value_desc("r0,r1,..."), cl::CommaSeparated, cl::cat(category));
 cl::opt<bool> noLocations("no-locations",
                           cl::desc("Print IR without its .ingot source locations"),
                           cl::cat(category));
@@ -173,6 +184,9 @@ static std::optional<ingot::ClusterMap> readCluster(lang::ModelInfo &info) {
   if (target != Target::None && gpuTarget != (map->deviceKind == "gpu"))
     return fail(clusterFile + ": the map's devices are '" + map->deviceKind + "' but --target=" +
                 (gpuTarget ? "cuda" : "host") + " needs " + (gpuTarget ? "'gpu'" : "'cpu'"));
+  // A plan and its predicted schedule are made for any layout; only trainers are limited.
+  if (effectiveStage() == Emit::Pipeline || effectiveStage() == Emit::Schedule)
+    return map;
   if (p.stages > 1 || p.data > 1)
     return fail(llvm::formatv("{0}: pipeline and data parallelism (stages = {1}, data = {2}) "
                               "are not implemented yet; this ingotc builds one-rank trainers",
@@ -239,6 +253,24 @@ static int compile(llvm::SourceMgr &sourceMgr, mlir::MLIRContext &context, llvm:
     return 1;
   if (stage == Emit::Train)
     return printIR(*ir, os);
+  if (stage == Emit::Pipeline || stage == Emit::Schedule) {
+    if (!cluster) {
+      llvm::WithColor::error(llvm::errs(), "ingotc")
+          << "--emit=pipeline and --emit=schedule need --cluster map.json: the plan is made for "
+             "the map's devices and layout\n";
+      return 1;
+    }
+    if (mlir::failed(ingot::planPipeline(*ir, *cluster)))
+      return 1;
+    if (stage == Emit::Pipeline)
+      return printIR(*ir, os);
+    std::string error = ingot::writeSchedule(*ir, traceRanks, os, llvm::errs());
+    if (!error.empty()) {
+      llvm::WithColor::error(llvm::errs(), "ingotc") << error << "\n";
+      return 1;
+    }
+    return 0;
+  }
 
   mlir::PassManager plan(&context);
   plan.addPass(ingot::createIngotPlanMemory({/*floatBytes=*/useF64 ? 8 : 4}));

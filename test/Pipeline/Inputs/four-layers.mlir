@@ -1,0 +1,44 @@
+// A four-layer model for the pipeline pass tests, before autodiff. Layer 0 does eight matmuls,
+// layers 1-3 one each, so an even split by layer count is not the balanced one. The layout and
+// the device memory are filled in by each RUN line's sed:
+// @STAGES@, @DATA@, @MICRO@, @CHUNKS@, @SCHEDULE@, @MEMORY@.
+// Rates: 1 GFLOP/s and unlimited HBM (time is FLOPs), 1 GB/s inside a node of 2, 0.1 GB/s
+// between nodes.
+module attributes {ingot.device = {model = "test-gpu", memory_bytes = @MEMORY@ : i64, peak_flops = 1.0e9 : f64, hbm_bytes_per_second = 1.0e15 : f64, devices_per_node = 2 : i64, intra_node_bytes_per_second = 1.0e9 : f64, inter_node_bytes_per_second = 1.0e8 : f64}, ingot.parallel = {stages = @STAGES@ : i64, data = @DATA@ : i64, microbatches = @MICRO@ : i64, chunks = @CHUNKS@ : i64, schedule = "@SCHEDULE@"}} {
+  ingot.param @emb : tensor<16x8xf32> init normal(0.0, 0.02)
+  ingot.param @layer.0.w : tensor<8x8xf32> init normal(0.0, 0.02)
+  ingot.param @layer.1.w : tensor<8x8xf32> init normal(0.0, 0.02)
+  ingot.param @layer.2.w : tensor<8x8xf32> init normal(0.0, 0.02)
+  ingot.param @layer.3.w : tensor<8x8xf32> init normal(0.0, 0.02)
+  func.func @forward(%tok: tensor<2x4xi32>, %tgt: tensor<2x4xi32>) -> tensor<f32> {
+    %emb = ingot.param_ref @emb : tensor<16x8xf32>
+    %x0 = ingot.embedding %emb, %tok : tensor<16x8xf32>, tensor<2x4xi32> -> tensor<2x4x8xf32>
+    %w0 = ingot.param_ref @layer.0.w {ingot.layer = 0 : i64} : tensor<8x8xf32>
+    %h0 = ingot.matmul %x0, %w0 {ingot.layer = 0 : i64} : tensor<2x4x8xf32>, tensor<8x8xf32> -> tensor<2x4x8xf32>
+    %h0_0 = ingot.matmul %h0, %w0 {ingot.layer = 0 : i64} : tensor<2x4x8xf32>, tensor<8x8xf32> -> tensor<2x4x8xf32>
+    %h0_1 = ingot.matmul %h0_0, %w0 {ingot.layer = 0 : i64} : tensor<2x4x8xf32>, tensor<8x8xf32> -> tensor<2x4x8xf32>
+    %h0_2 = ingot.matmul %h0_1, %w0 {ingot.layer = 0 : i64} : tensor<2x4x8xf32>, tensor<8x8xf32> -> tensor<2x4x8xf32>
+    %h0_3 = ingot.matmul %h0_2, %w0 {ingot.layer = 0 : i64} : tensor<2x4x8xf32>, tensor<8x8xf32> -> tensor<2x4x8xf32>
+    %h0_4 = ingot.matmul %h0_3, %w0 {ingot.layer = 0 : i64} : tensor<2x4x8xf32>, tensor<8x8xf32> -> tensor<2x4x8xf32>
+    %h0_5 = ingot.matmul %h0_4, %w0 {ingot.layer = 0 : i64} : tensor<2x4x8xf32>, tensor<8x8xf32> -> tensor<2x4x8xf32>
+    %h0_6 = ingot.matmul %h0_5, %w0 {ingot.layer = 0 : i64} : tensor<2x4x8xf32>, tensor<8x8xf32> -> tensor<2x4x8xf32>
+    %g0 = ingot.gelu %h0_6 {ingot.layer = 0 : i64} : tensor<2x4x8xf32>
+    %x1 = ingot.add %x0, %g0 {ingot.layer = 0 : i64} : tensor<2x4x8xf32>, tensor<2x4x8xf32> -> tensor<2x4x8xf32>
+    %w1 = ingot.param_ref @layer.1.w {ingot.layer = 1 : i64} : tensor<8x8xf32>
+    %h1 = ingot.matmul %x1, %w1 {ingot.layer = 1 : i64} : tensor<2x4x8xf32>, tensor<8x8xf32> -> tensor<2x4x8xf32>
+    %g1 = ingot.gelu %h1 {ingot.layer = 1 : i64} : tensor<2x4x8xf32>
+    %x2 = ingot.add %x1, %g1 {ingot.layer = 1 : i64} : tensor<2x4x8xf32>, tensor<2x4x8xf32> -> tensor<2x4x8xf32>
+    %w2 = ingot.param_ref @layer.2.w {ingot.layer = 2 : i64} : tensor<8x8xf32>
+    %h2 = ingot.matmul %x2, %w2 {ingot.layer = 2 : i64} : tensor<2x4x8xf32>, tensor<8x8xf32> -> tensor<2x4x8xf32>
+    %g2 = ingot.gelu %h2 {ingot.layer = 2 : i64} : tensor<2x4x8xf32>
+    %x3 = ingot.add %x2, %g2 {ingot.layer = 2 : i64} : tensor<2x4x8xf32>, tensor<2x4x8xf32> -> tensor<2x4x8xf32>
+    %w3 = ingot.param_ref @layer.3.w {ingot.layer = 3 : i64} : tensor<8x8xf32>
+    %h3 = ingot.matmul %x3, %w3 {ingot.layer = 3 : i64} : tensor<2x4x8xf32>, tensor<8x8xf32> -> tensor<2x4x8xf32>
+    %g3 = ingot.gelu %h3 {ingot.layer = 3 : i64} : tensor<2x4x8xf32>
+    %x4 = ingot.add %x3, %g3 {ingot.layer = 3 : i64} : tensor<2x4x8xf32>, tensor<2x4x8xf32> -> tensor<2x4x8xf32>
+    %emb2 = ingot.param_ref @emb : tensor<16x8xf32>
+    %logits = ingot.matmul %x4, %emb2 {transpose_rhs = true} : tensor<2x4x8xf32>, tensor<16x8xf32> -> tensor<2x4x16xf32>
+    %loss = ingot.cross_entropy %logits, %tgt : tensor<2x4x16xf32>, tensor<2x4xi32> -> tensor<f32>
+    return %loss : tensor<f32>
+  }
+}
