@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <unistd.h>
 
 namespace ingot::rt {
 
@@ -42,6 +43,28 @@ void Comm::checkMember(const Group &group, const std::string &what) const {
     fail(what, "the group " + group.describe() + " was not made by this Comm (Comm::makeGroup)");
   if (group.indexOf(rank_) < 0)
     fail(what, "this rank is not a member of the group " + group.describe());
+}
+
+void Comm::stallIfAsked() {
+  if (stallRank_ == -2) {
+    stallRank_ = -1;
+    const char *env = std::getenv("INGOT_STALL_RANK");
+    if (env && *env) {
+      char *end = nullptr;
+      long r = std::strtol(env, &end, 10);
+      if (*end != '\0' || r < 0)
+        throw CommError(where("INGOT_STALL_RANK") + ": expected a rank number, found '" + env +
+                        "'");
+      stallRank_ = int(r);
+    }
+  }
+  if (stallRank_ != rank_)
+    return;
+  std::fprintf(stderr, "rank %d: INGOT_STALL_RANK: stalling forever before its first "
+               "communication\n", rank_);
+  std::fflush(stderr);
+  for (;;)
+    pause(); // no signal handler is installed: SIGTERM from the launcher ends the process
 }
 
 Group Comm::makeGroup(const std::vector<int> &ranks, const std::string &what) {

@@ -15,13 +15,14 @@
 //     "send of activations of micro-batch 2 to stage 1").
 //   - Every rank of a group calls the same collectives on it in the same order.
 //   - Buffers live where the target's arena lives: host memory (host target) or device memory
-//     (cuda target). Scalars (anyTrue's bool) are always host values.
+//     (cuda target; there the sums and broadcast also take host buffers, staged through device
+//     memory, for the trainer's few host values). Scalars (anyTrue's bool) are host values.
 //   - Sums are deterministic: the result is bit-identical on every rank of the group and does
 //     not depend on timing or on the backend's algorithm choice. Element i of the result is
 //       ((x[r0][i] + x[r1][i]) + x[r2][i]) + ...      for the group's ranks r0 < r1 < r2 < ...
 //     i.e. the sequential sum in ascending rank order, in the buffer's own type. This is the
 //     order in which a one-rank run accumulates its micro-batches, which is what makes a
-//     data-parallel run reproduce a one-rank run bit for bit (see docs/design.md).
+//     data-parallel run reproduce a one-rank run bit for bit (runtime/src/CommReduce.h).
 //
 // After a CommError the Comm is unusable: the caller reports the error and calls abortJob(),
 // which ends every process of the job (MPI_Abort, ncclCommAbort), so no peer is left waiting.
@@ -139,6 +140,10 @@ protected:
   [[noreturn]] void fail(const std::string &what, const std::string &detail) const;
   /// Throws CommError unless `group` is a group of this Comm and this rank is a member.
   void checkMember(const Group &group, const std::string &what) const;
+  /// Test hook INGOT_STALL_RANK=R: rank R sleeps forever on entering its first operation (a
+  /// rank that never joins), so tests can show the others' watchdog (test/parallel/stall.test).
+  /// Backends call it first thing in every operation.
+  void stallIfAsked();
 
   int rank_, size_;
   double timeoutSeconds_ = 300;
@@ -146,30 +151,33 @@ protected:
   int64_t step_ = 0;
   Group world_;
   int groups_ = 0; // groups made so far (world is 0)
+  int stallRank_ = -2; // -2: INGOT_STALL_RANK not read yet; -1: no stall
 };
 
 /// The one-rank Comm: every collective is the identity, send/recv have no peer (they fail).
 std::unique_ptr<Comm> makeSingleComm();
 
+/// What a backend needs to start. Filled by the trainer from its layout and flags.
+struct CommOptions {
+  int ranks = 1;                 // the layout's rank count; the launcher's must equal it
+  double timeoutSeconds = 300;   // --collective-timeout; bounds the startup too
+  int *argc = nullptr;           // main's, for MPI_Init
+  char ***argv = nullptr;
+  // The cuda target's TCP rendezvous when not launched by mpirun/srun (as torchrun): rank and
+  // world size from RANK and WORLD_SIZE, the device from LOCAL_RANK.
+  std::string masterAddr;        // --master-addr (else MASTER_ADDR)
+  int masterPort = 0;            // --master-port (else MASTER_PORT)
+};
+
 /// How a trainer makes its Comm when the layout has more than one rank: set in ModelDesc by the
-/// generated code (makeMpiComm for host, makeNcclComm for cuda), so that one-rank trainers never
-/// link MPI or NCCL. `argc`/`argv` are main's (MPI_Init may read them); `ranks` is the layout's
-/// rank count, checked against the launcher's; `timeoutSeconds` bounds the startup itself.
-/// Throws CommError (or returns null only never).
-using CommFactory = std::unique_ptr<Comm> (*)(int *argc, char ***argv, int ranks,
-                                              double timeoutSeconds);
+/// generated code (makeMpiComm for host, makeNcclComm for cuda), so that one-rank trainers
+/// never link or load MPI or NCCL. Throws CommError when the job cannot start as compiled.
+using CommFactory = std::unique_ptr<Comm> (*)(const CommOptions &options);
 
 /// The host target's backend (libingot_rt_mpi.a; the trainer links -lmpi).
-std::unique_ptr<Comm> makeMpiComm(int *argc, char ***argv, int ranks, double timeoutSeconds);
-/// The cuda target's backend (libingot_rt_nccl.a; links -lnccl, and MPI when launched by it).
-std::unique_ptr<Comm> makeNcclComm(int *argc, char ***argv, int ranks, double timeoutSeconds);
-
-/// The sequential ascending-order sum that every backend must reproduce:
-/// acc[i] = acc[i] + next[i], called with the contributions of r0, r1, ... in turn.
-template <typename T> inline void accumulateInOrder(T *acc, const T *next, size_t count) {
-  for (size_t i = 0; i < count; ++i)
-    acc[i] = acc[i] + next[i];
-}
+std::unique_ptr<Comm> makeMpiComm(const CommOptions &options);
+/// The cuda target's backend (libingot_rt_nccl.a; links -lnccl, and MPI for its bootstrap).
+std::unique_ptr<Comm> makeNcclComm(const CommOptions &options);
 
 } // namespace ingot::rt
 
