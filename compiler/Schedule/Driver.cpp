@@ -38,6 +38,25 @@ DictionaryAttr ingot::deviceAttr(MLIRContext *context, const ClusterMap &map) {
 }
 
 LogicalResult ingot::planPipeline(ModuleOp module, const ClusterMap &map) {
+  // These errors name their cause; the whole module printed after them would bury it.
+  module.getContext()->printOpOnDiagnostic(false);
+  // A layout the schedule cannot run is the map's (or the parallel section's) fault: say so
+  // before any pass runs, naming the map.
+  if (auto parallel = module->getAttrOfType<DictionaryAttr>("ingot.parallel")) {
+    auto get = [&](StringRef key) {
+      auto a = parallel.getAs<IntegerAttr>(key);
+      return a ? a.getInt() : int64_t(1);
+    };
+    auto name = parallel.getAs<StringAttr>("schedule");
+    std::optional<sched::Kind> kind = sched::parseKind(name ? name.getValue() : "1f1b");
+    if (kind) {
+      std::string problem = sched::checkLayout(
+          {*kind, get("stages"), get("chunks"), get("microbatches")});
+      if (!problem.empty())
+        return module.emitError() << "the layout of cluster map '" << map.name
+                                  << "' and the model's parallel section: " << problem;
+    }
+  }
   module->setAttr("ingot.device", deviceAttr(module.getContext(), map));
   PassManager pm(module.getContext());
   pm.addPass(createPipelinePartition());

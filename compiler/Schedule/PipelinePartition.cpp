@@ -15,6 +15,7 @@
 #include "llvm/Support/Path.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 namespace ingot {
@@ -256,13 +257,38 @@ void PartitionPass::runOnOperation() {
     workspace[c] = std::max(workspace[c], units[u].workspaceBytes);
     chunkParams[c].insert(units[u].params.begin(), units[u].params.end());
   }
+  // The optimizer's time per parameter, from its ingot.adamw in @optimizer_step.
+  llvm::DenseMap<StringAttr, double> adamTime;
+  if (auto step = module.lookupSymbol<func::FuncOp>("optimizer_step"))
+    step.walk([&](AdamWOp adam) {
+      auto cost = llvm::cast<IngotCostOpInterface>(adam.getOperation());
+      adamTime[adam.getNameAttr().getAttr()] =
+          std::max(double(cost.getFlops()) / device.peakFlops,
+                   double(cost.getBytesMoved()) / device.hbmBytesPerSecond);
+    });
+  // A ring all-reduce moves 2 (D - 1) / D of the gradient bytes over the slowest link of the
+  // replicas (one node's NVLink when they fit in a node, the NIC otherwise); its latency grows
+  // with log2(D), as the tree algorithms of NCCL and MPI at scale do (5 us a hop).
+  auto allReduceTime = [&](int64_t stage, double bytes) {
+    int64_t d = layout.data;
+    if (d <= 1 || bytes <= 0)
+      return 0.0;
+    int64_t first = stage * d, last = first + d - 1;
+    double bandwidth = first / device.devicesPerNode == last / device.devicesPerNode
+                           ? device.intraNodeBytesPerSecond
+                           : device.interNodeBytesPerSecond;
+    return 2.0 * double(d - 1) / double(d) * bytes / bandwidth +
+           2.0 * std::log2(double(d)) * 5e-6;
+  };
   llvm::DenseMap<StringAttr, SmallVector<int64_t>> readers;
   for (int64_t c = 0; c < numChunks; ++c) {
     for (StringAttr p : chunkParams[c]) {
       if (auto param = symbols.lookup<ParamOp>(p))
         paramBytes[c] += bytesOf(param.getTensorType());
       readers[p].push_back(c);
+      costs[c].optimizer += adamTime.lookup(p);
     }
+    costs[c].gradReduce = allReduceTime(c % layout.stages, paramBytes[c]);
     int64_t s = c % layout.stages, next = (c + 1) % layout.stages;
     double bandwidth = device.linkBytesPerSecond(s, next, layout.data);
     costs[c].transfer = c + 1 < numChunks && s != next ? boundaryBytes[c] / bandwidth : 0;
@@ -273,6 +299,7 @@ void PartitionPass::runOnOperation() {
         c == 0 ? b.getUnitAttr() : UnitAttr(), c == numChunks - 1 ? b.getUnitAttr() : UnitAttr(),
         b.getF64FloatAttr(costs[c].forward), b.getF64FloatAttr(costs[c].backwardInput),
         b.getF64FloatAttr(costs[c].backwardWeight), b.getF64FloatAttr(costs[c].transfer),
+        b.getF64FloatAttr(costs[c].gradReduce), b.getF64FloatAttr(costs[c].optimizer),
         b.getI64IntegerAttr(static_cast<int64_t>(paramBytes[c])),
         b.getI64IntegerAttr(static_cast<int64_t>(activationBytes[c])),
         c + 1 < numChunks ? b.getTypeArrayAttr(boundary[c]) : ArrayAttr());

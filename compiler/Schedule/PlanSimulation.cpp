@@ -38,7 +38,9 @@ ingot::summarizePlan(ModuleOp module, PlanOp plan,
                              chunk.getBackwardInputTime().convertToDouble(),
                              chunk.getBackwardWeightTime().convertToDouble(),
                              chunk.getTransferTime().convertToDouble(),
-                             double(chunk.getActivationBytes())});
+                             double(chunk.getActivationBytes()),
+                             chunk.getGradReduceTime().convertToDouble(),
+                             chunk.getOptimizerTime().convertToDouble()});
     std::string label =
         chunk.getEndLayer() - chunk.getFirstLayer() == 1
             ? llvm::formatv("layer {0}", chunk.getFirstLayer()).str()

@@ -13,6 +13,10 @@ namespace {
 
 const char *shortName(StepKind k) {
   switch (k) {
+  case StepKind::GradReduce:
+    return "AR";
+  case StepKind::Optimizer:
+    return "AdamW";
   case StepKind::Forward:
     return "F";
   case StepKind::Backward:
@@ -27,6 +31,10 @@ const char *shortName(StepKind k) {
 
 const char *category(StepKind k) {
   switch (k) {
+  case StepKind::GradReduce:
+    return "gradient_all_reduce";
+  case StepKind::Optimizer:
+    return "optimizer";
   case StepKind::Forward:
     return "forward";
   case StepKind::Backward:
@@ -150,38 +158,59 @@ void ingot::sched::writeChromeTrace(const PlanSummary &plan, const Timeline &tim
           j.attribute("name", llvm::formatv("ingot {0} schedule", kindName(l.kind)).str());
         });
       });
-      for (const Track &track : tracks) {
+      auto event = [&](const Event &e, int64_t tid) {
+        j.object([&] {
+          std::string name;
+          if (e.step.kind == StepKind::Optimizer)
+            name = shortName(e.step.kind);
+          else if (e.step.kind == StepKind::GradReduce)
+            name = llvm::formatv("{0} c{1}", shortName(e.step.kind), e.step.chunk).str();
+          else
+            name = llvm::formatv("{0}{1} c{2}", shortName(e.step.kind), e.step.microbatch,
+                                 e.step.chunk)
+                       .str();
+          j.attribute("name", name);
+          j.attribute("cat", category(e.step.kind));
+          j.attribute("ph", "X");
+          j.attribute("pid", 0);
+          j.attribute("tid", tid);
+          j.attribute("ts", e.start * 1e6);
+          j.attribute("dur", (e.end - e.start) * 1e6);
+          j.attributeObject("args", [&] {
+            if (e.step.microbatch >= 0)
+              j.attribute("microbatch", e.step.microbatch);
+            j.attribute("chunk", e.step.chunk);
+          });
+        });
+      };
+      auto thread = [&](int64_t tid, const std::string &name, int64_t sortIndex) {
         j.object([&] {
           j.attribute("name", "thread_name");
           j.attribute("ph", "M");
           j.attribute("pid", 0);
-          j.attribute("tid", track.tid);
-          j.attributeObject("args", [&] { j.attribute("name", track.name); });
+          j.attribute("tid", tid);
+          j.attributeObject("args", [&] { j.attribute("name", name); });
         });
         j.object([&] {
           j.attribute("name", "thread_sort_index");
           j.attribute("ph", "M");
           j.attribute("pid", 0);
-          j.attribute("tid", track.tid);
-          j.attributeObject("args", [&] { j.attribute("sort_index", track.tid); });
+          j.attribute("tid", tid);
+          j.attributeObject("args", [&] { j.attribute("sort_index", sortIndex); });
         });
-        for (const Event &e : timeline.stages[track.stage]) {
-          j.object([&] {
-            j.attribute("name", llvm::formatv("{0}{1} c{2}", shortName(e.step.kind),
-                                              e.step.microbatch, e.step.chunk)
-                                    .str());
-            j.attribute("cat", category(e.step.kind));
-            j.attribute("ph", "X");
-            j.attribute("pid", 0);
-            j.attribute("tid", track.tid);
-            j.attribute("ts", e.start * 1e6);
-            j.attribute("dur", (e.end - e.start) * 1e6);
-            j.attributeObject("args", [&] {
-              j.attribute("microbatch", e.step.microbatch);
-              j.attribute("chunk", e.step.chunk);
-            });
-          });
-        }
+      };
+      // Gradient all-reduces overlap compute on their own stream: a track of their own, right
+      // below the compute track, with an id past every compute track's.
+      const int64_t commOffset = ranks.empty() ? l.stages : l.stages * plan.data;
+      for (const Track &track : tracks) {
+        thread(track.tid, track.name, 2 * track.tid);
+        for (const Event &e : timeline.stages[track.stage])
+          event(e, track.tid);
+        if (timeline.comms[track.stage].empty())
+          continue;
+        thread(track.tid + commOffset, track.name + " collectives", 2 * track.tid + 1);
+        for (const Event &e : timeline.comms[track.stage])
+          event(e, track.tid + commOffset);
       }
     });
   });

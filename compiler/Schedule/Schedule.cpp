@@ -148,6 +148,10 @@ const char *stepName(StepKind k) {
     return "backward_input";
   case StepKind::BackwardWeight:
     return "backward_weight";
+  case StepKind::GradReduce:
+    return "gradient all-reduce";
+  case StepKind::Optimizer:
+    return "optimizer";
   }
   return "?";
 }
@@ -258,6 +262,13 @@ std::optional<Timeline> ingot::sched::simulate(const Layout &l,
           blocked = ready == unknown;
           duration = cost.backwardWeight;
           break;
+        case StepKind::GradReduce:
+        case StepKind::Optimizer:
+          error = llvm::formatv("stage {0}'s program names a {1} step; the simulator adds "
+                                "those itself",
+                                s, stepName(st.kind))
+                      .str();
+          return std::nullopt;
         }
         if (blocked)
           break;
@@ -298,9 +309,39 @@ std::optional<Timeline> ingot::sched::simulate(const Layout &l,
       return std::nullopt;
     }
   }
-  for (const auto &events : t.stages)
-    if (!events.empty())
-      t.stepTime = std::max(t.stepTime, events.back().end);
+  // After the compute: each chunk's gradient all-reduce, in the order the chunks' last backward
+  // steps end, one at a time on the stage's communication stream; then the optimizer.
+  t.comms.resize(p);
+  for (int64_t s = 0; s < p; ++s) {
+    std::vector<std::pair<double, int64_t>> ready; // (last backward end, chunk)
+    for (int64_t c = s; c < chunks; c += p) {
+      double last = 0;
+      for (const Event &e : t.stages[s])
+        if (e.step.chunk == c && e.step.kind != StepKind::Forward)
+          last = std::max(last, e.end);
+      ready.push_back({last, c});
+    }
+    std::sort(ready.begin(), ready.end());
+    double comm = 0, optimizer = 0;
+    for (auto [last, c] : ready) {
+      optimizer += costs[c].optimizer;
+      if (costs[c].gradReduce <= 0)
+        continue;
+      double start = std::max(comm, last);
+      comm = start + costs[c].gradReduce;
+      t.comms[s].push_back({static_cast<int32_t>(s),
+                            {StepKind::GradReduce, -1, static_cast<int32_t>(c)}, start, comm});
+    }
+    if (optimizer > 0) {
+      double start = std::max(comm, clock[s]);
+      t.stages[s].push_back({static_cast<int32_t>(s),
+                             {StepKind::Optimizer, -1, static_cast<int32_t>(s)}, start,
+                             start + optimizer});
+      t.busy[s] += optimizer;
+    }
+    double end = std::max(comm, t.stages[s].empty() ? 0.0 : t.stages[s].back().end);
+    t.stepTime = std::max(t.stepTime, end);
+  }
   return t;
 }
 

@@ -29,6 +29,8 @@ enum class StepKind : uint8_t {
   Backward,       // B and W together
   BackwardInput,  // B
   BackwardWeight, // W
+  GradReduce,     // the data-parallel all-reduce of a chunk's gradients (on the comm stream)
+  Optimizer,      // the AdamW update of the stage's parameters
 };
 
 /// One compute step of a stage program; `chunk` is the global chunk index (its stage is
@@ -61,6 +63,8 @@ std::vector<std::vector<Step>> buildPrograms(const Layout &layout);
 struct ChunkCost {
   double forward = 0, backwardInput = 0, backwardWeight = 0, transfer = 0;
   double activationBytes = 0; // kept from F until its backward is complete
+  double gradReduce = 0;      // all-reduce of the chunk's gradients over the replicas
+  double optimizer = 0;       // AdamW on the chunk's parameters
 };
 
 struct Event {
@@ -70,7 +74,8 @@ struct Event {
 };
 
 struct Timeline {
-  std::vector<std::vector<Event>> stages; // events of each stage, in program order
+  std::vector<std::vector<Event>> stages; // compute events of each stage, in program order
+  std::vector<std::vector<Event>> comms;  // gradient all-reduces of each stage, in start order
   double stepTime = 0;                    // first start to last end over all stages
   std::vector<double> busy;               // compute seconds of each stage
   std::vector<double> peakActivationBytes; // per stage, from the in-flight micro-batches
@@ -82,7 +87,9 @@ struct Timeline {
 /// Runs `programs` (one per stage) on `costs` (one per chunk). Each step starts when its stage
 /// is free and its inputs are there: F after the previous chunk's F plus the transfer, B after
 /// the next chunk's B plus the transfer (or the same chunk's F on the last chunk), W after
-/// the same chunk's B. Returns the timeline, or an error naming the steps that can never run
+/// the same chunk's B. A chunk's gradient all-reduce starts on the stage's communication stream
+/// once its last backward step is done; the optimizer runs when the compute and the
+/// all-reduces are done. Returns the timeline, or an error naming the steps that can never run
 /// (a deadlock: every stage waits for another).
 std::optional<Timeline> simulate(const Layout &layout,
                                  const std::vector<std::vector<Step>> &programs,

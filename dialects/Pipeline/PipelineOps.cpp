@@ -261,7 +261,8 @@ LogicalResult ChunkOp::verify() {
     return emitOpError() << "needs at least one layer, found layers " << getFirstLayer()
                          << " to " << getEndLayer();
   for (double t : {getForwardTime().convertToDouble(), getBackwardInputTime().convertToDouble(),
-                   getBackwardWeightTime().convertToDouble(), getTransferTime().convertToDouble()})
+                   getBackwardWeightTime().convertToDouble(), getTransferTime().convertToDouble(),
+                   getGradReduceTime().convertToDouble(), getOptimizerTime().convertToDouble()})
     if (!(t >= 0) || !std::isfinite(t))
       return emitOpError() << "times must be finite and not negative";
   if (getParamBytes() < 0 || getActivationBytes() < 0)

@@ -106,7 +106,10 @@ def Pipeline_ChunkOp : Pipeline_Op<"chunk", [HasParent<"PlanOp">]> {
     The cost attributes are the partitioner's predictions for one
     micro-batch on the map's device: `forward_time`, `backward_input_time`
     and `backward_weight_time` in seconds, `transfer_time` (seconds to send
-    the chunk's output to the next chunk's stage, or its gradient back), `param_bytes` (the parameters the
+    the chunk's output to the next chunk's stage, or its gradient back),
+    `grad_reduce_time` (the data-parallel all-reduce of the chunk's parameter
+    gradients, once per step), `optimizer_time` (the AdamW update of the
+    chunk's parameters), `param_bytes` (the parameters the
     chunk reads) and `activation_bytes` (what one micro-batch's forward keeps
     for its backward). `boundary` lists the types of the values the chunk
     passes to the next chunk (the activation sent forward; its gradient comes
@@ -127,6 +130,8 @@ def Pipeline_ChunkOp : Pipeline_Op<"chunk", [HasParent<"PlanOp">]> {
                        DefaultValuedAttr<F64Attr, "0.0">:$backward_input_time,
                        DefaultValuedAttr<F64Attr, "0.0">:$backward_weight_time,
                        DefaultValuedAttr<F64Attr, "0.0">:$transfer_time,
+                       DefaultValuedAttr<F64Attr, "0.0">:$grad_reduce_time,
+                       DefaultValuedAttr<F64Attr, "0.0">:$optimizer_time,
                        DefaultValuedAttr<Pipeline_I64Attr, "0">:$param_bytes,
                        DefaultValuedAttr<Pipeline_I64Attr, "0">:$activation_bytes,
                        OptionalAttr<TypeArrayAttr>:$boundary);
