@@ -231,10 +231,12 @@ std::string saveCheckpoint(const ModelDesc &model, const char *arena, const std:
   ckpt::DataPosition position(state.data.shard, state.data.offset, state.data.epoch);
   ckpt::RngState rng(state.seed, state.rngCounter);
   ckpt::Layout layout(1, 1);
+  auto dataOrder = ckpt::CreateDataOrderDirect(fbb, state.dataOrder.shuffle, state.dataOrder.seed,
+                                               &state.shardTokens);
   auto manifest = ckpt::CreateManifestDirect(
       fbb, kCheckpointFormatVersion, model.name, model.sourceHash, model.target,
       ckpt::DType(uint8_t(model.computeType)), state.step, &position, &rng, &layout, &entries,
-      total);
+      total, dataOrder, state.skippedSteps);
   ckpt::FinishManifestBuffer(fbb, manifest);
 
   const std::string manifestPath = tmpPath + "/manifest.bin";
@@ -289,9 +291,9 @@ TrainState parseManifest(const ModelDesc &model, const void *data, size_t size,
     throw fail("manifest.bin is corrupt or truncated (it does not verify as a checkpoint manifest)");
   const ckpt::Manifest *m = ckpt::GetManifest(bytes);
 
-  if (m->format_version() != kCheckpointFormatVersion)
-    throw fail(format("format version %u, this runtime reads version %u", m->format_version(),
-                      kCheckpointFormatVersion));
+  if (m->format_version() < 1 || m->format_version() > kCheckpointFormatVersion)
+    throw fail(format("format version %u, this runtime reads versions 1 to %u",
+                      m->format_version(), kCheckpointFormatVersion));
   if (!m->model() || !m->tensors() || !m->train_data() || !m->rng() || !m->layout())
     throw fail("manifest.bin lacks a required field (model, tensors, train_data, rng, layout)");
   if (m->model()->str() != model.name)
@@ -351,6 +353,19 @@ TrainState parseManifest(const ModelDesc &model, const void *data, size_t size,
   state.rngCounter = m->rng()->counter();
   if (state.step < 0)
     throw fail(format("manifest.bin has a negative step %lld", (long long)state.step));
+  state.dataOrder.seed = state.seed; // format 1: unshuffled, so the seed does not matter
+  if (m->format_version() >= 2) {
+    if (!m->data_order() || !m->data_order()->shard_tokens())
+      throw fail("manifest.bin (format 2) lacks its data order (data_order.shard_tokens)");
+    state.dataOrder.shuffle = m->data_order()->shuffle();
+    state.dataOrder.seed = m->data_order()->seed();
+    state.shardTokens.assign(m->data_order()->shard_tokens()->begin(),
+                             m->data_order()->shard_tokens()->end());
+    state.skippedSteps = m->skipped_steps();
+    if (state.skippedSteps < 0 || state.skippedSteps > state.step)
+      throw fail(format("manifest.bin says %lld step(s) were skipped by step %lld",
+                        (long long)state.skippedSteps, (long long)state.step));
+  }
   return state;
 }
 
@@ -488,6 +503,57 @@ std::vector<std::pair<int64_t, std::string>> listCheckpoints(const std::string &
 std::string findLatestCheckpoint(const std::string &ckptDir) {
   auto all = listCheckpoints(ckptDir);
   return all.empty() ? std::string() : all.back().second;
+}
+
+// "step_<digits>.tmp-<pid>" or "step_<digits>.old-<pid>": the step name and the writer's pid.
+static bool parseTemporaryName(const char *name, std::string *stepName, std::string *kind,
+                               pid_t *pid) {
+  const char *dot = std::strchr(name, '.');
+  int64_t step;
+  if (!dot || (std::strncmp(dot, ".tmp-", 5) != 0 && std::strncmp(dot, ".old-", 5) != 0))
+    return false;
+  std::string head(name, size_t(dot - name));
+  if (!parseCheckpointName(head.c_str(), &step))
+    return false;
+  const char *digits = dot + 5;
+  if (!*digits || std::strlen(digits) > 9)
+    return false;
+  for (const char *c = digits; *c; ++c)
+    if (*c < '0' || *c > '9')
+      return false;
+  *stepName = head;
+  *kind = std::string(dot + 1, 3);
+  *pid = pid_t(std::strtol(digits, nullptr, 10));
+  return true;
+}
+
+std::vector<std::string> removeStaleTemporaries(const std::string &ckptDir) {
+  std::vector<std::string> removed;
+  DIR *dir = ::opendir(ckptDir.c_str());
+  if (!dir)
+    return removed; // nothing to clean; the save that just succeeded proves the dir is fine
+  std::vector<std::string> stale;
+  while (struct dirent *e = ::readdir(dir)) {
+    std::string stepName, kind;
+    pid_t pid;
+    if (!parseTemporaryName(e->d_name, &stepName, &kind, &pid))
+      continue;
+    // Our own pid's temporaries belong to a save in progress or are removed by it; a live
+    // process may be another writer (kill(pid, 0) fails with ESRCH only when it is gone).
+    if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH)
+      continue;
+    // An .old- directory is the only copy of its step until step_* exists again.
+    if (kind == "old" && !exists(ckptDir + "/" + stepName))
+      continue;
+    stale.push_back(ckptDir + "/" + e->d_name);
+  }
+  ::closedir(dir);
+  std::sort(stale.begin(), stale.end());
+  for (const std::string &path : stale) {
+    removeTree(path);
+    removed.push_back(path);
+  }
+  return removed;
 }
 
 void pruneCheckpoints(const std::string &ckptDir, int64_t keep) {

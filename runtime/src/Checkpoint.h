@@ -30,7 +30,8 @@
 
 namespace ingot::rt {
 
-constexpr uint32_t kCheckpointFormatVersion = 1;
+/// What saveCheckpoint writes; loadCheckpoint reads every version from 1 (schema/checkpoint.fbs).
+constexpr uint32_t kCheckpointFormatVersion = 2;
 
 /// Everything besides the tensors that a resumed run needs to continue bit for bit.
 struct TrainState {
@@ -38,6 +39,11 @@ struct TrainState {
   DataPosition data;       // where the training loader reads next
   uint64_t seed = 0;       // the run's seed
   uint64_t rngCounter = 0; // random draws taken since init (none yet: no dropout)
+  DataOrder dataOrder;     // how the training loader orders the data
+  /// The token count of each --data file (sorted order) the run read; empty when the
+  /// checkpoint predates format 2 (then nothing can be compared).
+  std::vector<int64_t> shardTokens;
+  int64_t skippedSteps = 0; // steps up to `step` whose update --on-nonfinite=skip dropped
 };
 
 /// CRC-32C (Castagnoli), as in iSCSI/ext4: crc32c("123456789") = 0xE3069283. Chain calls by
@@ -73,6 +79,12 @@ std::string findLatestCheckpoint(const std::string &ckptDir);
 
 /// Removes all but the newest `keep` checkpoints (keep > 0).
 void pruneCheckpoints(const std::string &ckptDir, int64_t keep);
+
+/// Removes what crashed saves left in ckptDir: step_*.tmp-PID directories (never renamed, so
+/// never a checkpoint) and step_*.old-PID ones whose step_* exists again, in both cases only
+/// when process PID is gone (a live one may still be writing). Complete checkpoints are never
+/// touched, so a save stays atomic. Returns the paths removed.
+std::vector<std::string> removeStaleTemporaries(const std::string &ckptDir);
 
 } // namespace ingot::rt
 

@@ -126,9 +126,63 @@ Shard parseShardHeader(const void *headerBytesPtr, int64_t fileBytes, const std:
   return shard;
 }
 
+//===----------------------------------------------------------------------===//
+// The data order: counter-based, platform-independent permutations (DataLoader.h).
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+// splitmix64's output function: a bijective 64-bit mix with good avalanche.
+uint64_t mix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+// The stream of one permutation. The key folds in a domain tag so that the data order never
+// shares a stream with the parameter init, which draws from the same --seed.
+class PermutationRng {
+public:
+  PermutationRng(uint64_t seed, int64_t epoch, int64_t file) {
+    const uint64_t kDataDomain = 0x64617461'6F726472ull; // "dataordr"
+    state_ = mix64(mix64(mix64(seed ^ kDataDomain) ^ uint64_t(epoch)) ^ uint64_t(file + 1));
+  }
+  uint64_t next() {
+    state_ += 0x9E3779B97F4A7C15ull;
+    return mix64(state_);
+  }
+  /// Uniform in [0, n) exactly: draws below 2^64 mod n are rejected, so every value has the
+  /// same number of preimages (std::uniform_int_distribution is implementation-defined).
+  uint64_t below(uint64_t n) {
+    const uint64_t reject = (0 - n) % n;
+    uint64_t r;
+    do
+      r = next();
+    while (r < reject);
+    return r % n;
+  }
+
+private:
+  uint64_t state_;
+};
+
+// Fisher-Yates over 0..n-1.
+std::vector<int64_t> permutation(int64_t n, uint64_t seed, int64_t epoch, int64_t file) {
+  std::vector<int64_t> out(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i)
+    out[size_t(i)] = i;
+  PermutationRng rng(seed, epoch, file);
+  for (int64_t i = n - 1; i > 0; --i)
+    std::swap(out[size_t(i)], out[size_t(rng.below(uint64_t(i) + 1))]);
+  return out;
+}
+
+} // namespace
+
 DataLoader::DataLoader(const std::string &pattern, const char *flag, int64_t batch, int64_t seqLen,
-                       int64_t vocab)
-    : batch_(batch), seqLen_(seqLen), vocab_(vocab) {
+                       int64_t vocab, DataOrder order)
+    : batch_(batch), seqLen_(seqLen), vocab_(vocab), order_(order) {
   const int64_t need = batch * seqLen + 1;
   for (const std::string &path : globFiles(pattern, flag)) {
     Shard shard = readShardHeader(path);
@@ -146,19 +200,79 @@ DataLoader::~DataLoader() {
     ::close(fd_);
 }
 
+// floor(R / B) with R = (N - 1) / T rows: the same as llm.c's floor((N - 1) / (B * T)).
+int64_t DataLoader::batchesIn(int64_t file) const {
+  return (shards_[size_t(file)].tokens - 1) / seqLen_ / batch_;
+}
+
 int64_t DataLoader::batchesPerEpoch() const {
   int64_t n = 0;
-  for (const Shard &s : shards_)
-    n += (s.tokens - 1) / (batch_ * seqLen_);
+  for (size_t i = 0; i < shards_.size(); ++i)
+    n += batchesIn(int64_t(i));
   return n;
 }
 
+std::vector<int64_t> DataLoader::shardOrder(int64_t epoch) const {
+  const int64_t n = int64_t(shards_.size());
+  if (order_.shuffle)
+    return permutation(n, order_.seed, epoch, /*file=*/-1);
+  std::vector<int64_t> identity(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i)
+    identity[size_t(i)] = i;
+  return identity;
+}
+
+std::vector<int64_t> DataLoader::rowOrder(int64_t epoch, int64_t file) const {
+  if (!order_.shuffle)
+    return {};
+  return permutation((shards_[size_t(file)].tokens - 1) / seqLen_, order_.seed, epoch, file);
+}
+
+void DataLoader::setOrder(const DataOrder &order) {
+  order_ = order;
+  epochOfShards_ = epochOfRows_ = fileOfRows_ = -1;
+}
+
+void DataLoader::syncOrders() {
+  if (epochOfShards_ != pos_.epoch) {
+    shardOrder_ = shardOrder(pos_.epoch);
+    epochOfShards_ = pos_.epoch;
+  }
+  const int64_t file = shardOrder_[size_t(pos_.shard)];
+  if (order_.shuffle && (epochOfRows_ != pos_.epoch || fileOfRows_ != file)) {
+    rowOrder_ = rowOrder(pos_.epoch, file);
+    epochOfRows_ = pos_.epoch;
+    fileOfRows_ = file;
+  }
+}
+
+int64_t DataLoader::currentShardFile() {
+  syncOrders();
+  return shardOrder_[size_t(pos_.shard)];
+}
+
+int64_t DataLoader::batchesLeftInEpoch() {
+  syncOrders();
+  int64_t left = batchesIn(shardOrder_[size_t(pos_.shard)]) - pos_.offset / (batch_ * seqLen_);
+  for (size_t slot = size_t(pos_.shard) + 1; slot < shardOrder_.size(); ++slot)
+    left += batchesIn(shardOrder_[slot]);
+  return left;
+}
+
 void DataLoader::setPosition(const DataPosition &pos) {
-  if (pos.shard < 0 || pos.shard >= int64_t(shards_.size()) || pos.offset < 0 || pos.epoch < 0 ||
-      pos.offset + batch_ * seqLen_ + 1 > shards_[size_t(pos.shard)].tokens)
+  const int64_t bt = batch_ * seqLen_;
+  bool fits = pos.shard >= 0 && pos.shard < int64_t(shards_.size()) && pos.offset >= 0 &&
+              pos.epoch >= 0 && pos.offset % bt == 0;
+  if (fits) {
+    pos_ = DataPosition{pos.shard, 0, pos.epoch};
+    fits = pos.offset / bt < batchesIn(currentShardFile());
+  }
+  if (!fits) {
+    pos_ = DataPosition();
     throw DataError(format("the saved data position (shard %lld, token %lld) does not fit the %zu "
                            "shard(s) given (did the data files change since the checkpoint?)",
                            (long long)pos.shard, (long long)pos.offset, shards_.size()));
+  }
   pos_ = pos;
 }
 
@@ -176,16 +290,11 @@ void DataLoader::openShard(int64_t index) {
   fdShard_ = index;
 }
 
-void DataLoader::next(int32_t *inputs, int32_t *targets) {
-  const int64_t bt = batch_ * seqLen_;
-  // pos_ always names a readable batch: the constructor starts at (0, 0), setPosition checks,
-  // and the advance below skips a shard's short tail.
-  const Shard &shard = shards_[size_t(pos_.shard)];
-  openShard(pos_.shard);
-  const int64_t start = kShardHeaderInts * 4 + pos_.offset * shard.tokenBytes;
-  preadAll(fd_, buffer_.data(), size_t(bt + 1) * size_t(shard.tokenBytes), start, shard.path);
-
-  for (int64_t i = 0; i <= bt; ++i) {
+void DataLoader::readTokens(int64_t start, int64_t count, int32_t *out) {
+  const Shard &shard = shards_[size_t(fdShard_)];
+  preadAll(fd_, buffer_.data(), size_t(count) * size_t(shard.tokenBytes),
+           kShardHeaderInts * 4 + start * shard.tokenBytes, shard.path);
+  for (int64_t i = 0; i < count; ++i) {
     uint32_t token;
     if (shard.tokenBytes == 2) {
       uint16_t t;
@@ -197,16 +306,38 @@ void DataLoader::next(int32_t *inputs, int32_t *targets) {
     if (int64_t(token) >= vocab_)
       throw DataError(format("%s: token %u at index %lld is outside the model's vocabulary of "
                              "%lld (expected < %lld)", shard.path.c_str(), token,
-                             (long long)(pos_.offset + i), (long long)vocab_, (long long)vocab_));
-    if (i < bt)
-      inputs[i] = int32_t(token);
-    if (i > 0)
-      targets[i - 1] = int32_t(token);
+                             (long long)(start + i), (long long)vocab_, (long long)vocab_));
+    out[i] = int32_t(token);
+  }
+}
+
+void DataLoader::next(int32_t *inputs, int32_t *targets) {
+  const int64_t bt = batch_ * seqLen_;
+  // pos_ always names a readable batch: the constructor starts at (0, 0), setPosition checks,
+  // and the advance below moves to the next shard when this one has no whole batch left.
+  const int64_t file = currentShardFile();
+  openShard(file);
+  const int64_t batchIndex = pos_.offset / bt;
+  std::vector<int32_t> &row = rowTokens_;
+  if (!order_.shuffle) {
+    // The batch's rows are consecutive: one read of B*T+1 tokens.
+    row.resize(size_t(bt + 1));
+    readTokens(pos_.offset, bt + 1, row.data());
+    std::memcpy(inputs, row.data(), size_t(bt) * 4);
+    std::memcpy(targets, row.data() + 1, size_t(bt) * 4);
+  } else {
+    row.resize(size_t(seqLen_ + 1));
+    for (int64_t b = 0; b < batch_; ++b) {
+      const int64_t r = rowOrder_[size_t(batchIndex * batch_ + b)];
+      readTokens(r * seqLen_, seqLen_ + 1, row.data());
+      std::memcpy(inputs + b * seqLen_, row.data(), size_t(seqLen_) * 4);
+      std::memcpy(targets + b * seqLen_, row.data() + 1, size_t(seqLen_) * 4);
+    }
   }
   pos_.offset += bt;
-  // Keep the saved position pointing at a readable batch (the same skip as above), so a
-  // checkpoint taken now names where the next batch really starts.
-  if (pos_.offset + bt + 1 > shard.tokens) {
+  // Keep the saved position pointing at a readable batch, so a checkpoint taken now names
+  // where the next batch really starts.
+  if (batchIndex + 1 >= batchesIn(file)) {
     pos_.offset = 0;
     if (++pos_.shard == int64_t(shards_.size())) {
       pos_.shard = 0;
