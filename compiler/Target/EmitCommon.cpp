@@ -206,7 +206,22 @@ void codegen::emitModelDesc(ModuleOp module, const TargetEmitOptions &options, c
      << ", " << tf("weight_decay") << ", " << tf("clip") << ", \""
      << train.getAs<StringAttr>("lr_schedule").getValue() << "\", "
      << train.getAs<IntegerAttr>("warmup").getInt() << ", " << tf("lr_final") << "},\n";
-  os << "    forwardBackward, forward, optimizerStep,\n" << backendHooks << "};\n";
+  os << "    forwardBackward, forward, optimizerStep,\n" << backendHooks;
+  // The layout block of ModelDesc, only for multi-rank trainers (one-rank ones leave it zero
+  // and link no Comm backend). The arena hooks before it are spelled out when the target has
+  // none, since aggregate initialization is positional.
+  auto layout = [&](StringRef name) -> int64_t {
+    auto a = parallel.getAs<IntegerAttr>(name);
+    return a ? std::max<int64_t>(1, a.getInt()) : 1;
+  };
+  int64_t stages = layout("stages"), data = layout("data");
+  if (stages * data > 1) {
+    if (backendHooks.empty())
+      os << "    nullptr, nullptr, nullptr, nullptr, nullptr,\n";
+    os << "    /*stages=*/" << stages << ", /*dataParallel=*/" << data << ", "
+       << (target == "cuda" ? "ingot::rt::makeNcclComm" : "ingot::rt::makeMpiComm") << ",\n";
+  }
+  os << "};\n";
 }
 
 std::string ingot::describeModule(ModuleOp module, const TargetEmitOptions &options,

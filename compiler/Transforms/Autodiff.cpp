@@ -13,12 +13,18 @@ using namespace ingot;
 
 namespace {
 
-/// Micro-batches accumulated per optimizer step, from the module's ingot.parallel.
+/// Micro-batches in one optimizer step's global batch, from the module's ingot.parallel: each
+/// replica's micro-batches times the data-parallel replicas, so that the summed gradients of
+/// all replicas are the gradient of the global batch's mean loss (DESIGN.md, Numerics).
 int64_t microbatches(ModuleOp module) {
-  if (auto parallel = module->getAttrOfType<DictionaryAttr>("ingot.parallel"))
-    if (auto m = parallel.getAs<IntegerAttr>("microbatches"))
-      return std::max<int64_t>(1, m.getInt());
-  return 1;
+  int64_t m = 1, d = 1;
+  if (auto parallel = module->getAttrOfType<DictionaryAttr>("ingot.parallel")) {
+    if (auto a = parallel.getAs<IntegerAttr>("microbatches"))
+      m = std::max<int64_t>(1, a.getInt());
+    if (auto a = parallel.getAs<IntegerAttr>("data"))
+      d = std::max<int64_t>(1, a.getInt());
+  }
+  return m * d;
 }
 
 struct AutodiffPass : public ingot::impl::IngotAutodiffBase<AutodiffPass> {

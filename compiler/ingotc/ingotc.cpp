@@ -143,6 +143,8 @@ static void reportMemory(mlir::ModuleOp module) {
 }
 
 static std::string generatedProgram;
+/// Ranks of the layout (--cluster), for the link: multi-rank trainers link a Comm backend.
+static int64_t layoutRanks = 1;
 
 /// The stage to produce: --emit, or by default the IR (no --target) or the executable.
 static Emit effectiveStage() {
@@ -187,11 +189,17 @@ static std::optional<ingot::ClusterMap> readCluster(lang::ModelInfo &info) {
   // A plan and its predicted schedule are made for any layout; only trainers are limited.
   if (effectiveStage() == Emit::Pipeline || effectiveStage() == Emit::Schedule)
     return map;
-  if (p.stages > 1 || p.data > 1)
-    return fail(llvm::formatv("{0}: pipeline and data parallelism (stages = {1}, data = {2}) "
-                              "are not implemented yet; this ingotc builds one-rank trainers",
-                              clusterFile, p.stages, p.data)
+  if (p.stages > 1)
+    return fail(llvm::formatv("{0}: pipeline parallelism (stages = {1}) is not implemented yet; "
+                              "this ingotc builds data-parallel trainers (stages = 1)",
+                              clusterFile, p.stages)
                     .str());
+  if (p.data > 1 && target != Target::None && !INGOT_HAVE_MPI)
+    return fail(llvm::formatv("{0}: data = {1} needs MPI, but this ingotc was built where no "
+                              "MPI was found (install libopenmpi-dev and rebuild)",
+                              clusterFile, p.data)
+                    .str());
+  layoutRanks = p.stages * p.data;
   return map;
 }
 
@@ -384,7 +392,36 @@ static int buildExecutable(const char *argv0, const std::string &program) {
                  "-lcudart", "-o", outputFile});
   } else {
     link.append(includes.begin(), includes.end());
-    link.append({source, std::string(rtMain), std::string(rt), "-o", outputFile});
+    link.append({source, std::string(rtMain)});
+    // Only multi-rank trainers link MPI (Comm.h): a one-rank trainer runs without it installed.
+    if (layoutRanks > 1) {
+      llvm::SmallString<256> rtMpi(libDir);
+      llvm::sys::path::append(rtMpi, "libingot_rt_mpi.a");
+      if (!llvm::sys::fs::exists(rtMpi))
+        return fail("cannot find libingot_rt_mpi.a in '" + libDir +
+                    "' (build the ingot_rt_mpi target; it needs MPI)");
+      llvm::StringRef mpiLib = INGOT_MPI_LIBRARY;
+      link.append({std::string(rtMpi), std::string(rt), mpiLib.str(),
+                   ("-Wl,-rpath," + llvm::sys::path::parent_path(mpiLib)).str()});
+    } else {
+      link.push_back(std::string(rt));
+    }
+    link.append({"-o", outputFile});
+  }
+  // Multi-rank cuda trainers link the NCCL Comm, and MPI for its bootstrap under mpirun/srun.
+  if (cuda && layoutRanks > 1) {
+    llvm::SmallString<256> rtNccl(libDir), rtMpi(libDir);
+    llvm::sys::path::append(rtNccl, "libingot_rt_nccl.a");
+    llvm::sys::path::append(rtMpi, "libingot_rt_mpi.a");
+    if (!llvm::sys::fs::exists(rtNccl) || !llvm::sys::fs::exists(rtMpi))
+      return fail("cannot find libingot_rt_nccl.a and libingot_rt_mpi.a in '" + libDir +
+                  "': multi-rank cuda trainers need Ingot built where nvcc, NCCL and MPI were "
+                  "found");
+    llvm::StringRef mpiLib = INGOT_MPI_LIBRARY;
+    auto out = std::find(link.begin(), link.end(), std::string("-o"));
+    link.insert(out, {std::string(rtNccl), std::string(rtMpi), std::string(rt), "-lnccl",
+                      mpiLib.str(),
+                      ("-Wl,-rpath," + llvm::sys::path::parent_path(mpiLib)).str()});
   }
   if (!runTool(cuda ? "linking the trainer" : "the host compiler", link))
     return 1;

@@ -33,7 +33,7 @@ static bool parseSchedule(const std::string &s, LrSchedule *out) {
 namespace {
 
 enum class Kind { flag, string, count, positive, real, nonNegReal, fraction, beta, positiveReal,
-                  schedule, seed, nonFinite, onOff, endOfData };
+                  schedule, seed, nonFinite };
 
 struct FlagSpec {
   const char *name;
@@ -56,7 +56,7 @@ const FlagSpec kFlags[] = {
     {"--eps", Kind::positiveReal, "X", "AdamW epsilon"},
     {"--weight-decay", Kind::nonNegReal, "X", "AdamW weight decay (rank-1 parameters are not decayed)"},
     {"--clip", Kind::nonNegReal, "X", "global gradient-norm clip; 0 disables"},
-    {"--seed", Kind::seed, "N", "seed of the parameter init and of the data order with --shuffle on (default 1234)"},
+    {"--seed", Kind::seed, "N", "parameter-init seed (default 1234)"},
     {"--ckpt-dir", Kind::string, "DIR", "write checkpoints to DIR/step_NNNNNNNN/"},
     {"--ckpt-every", Kind::count, "N", "checkpoint every N steps (and always at the end); 0 = only at the end"},
     {"--ckpt-keep", Kind::count, "K", "keep only the newest K checkpoints; 0 = keep all (default)"},
@@ -65,11 +65,12 @@ const FlagSpec kFlags[] = {
     {"--log", Kind::string, "FILE", "append one JSON object per step to FILE (JSONL)"},
     {"--eval-every", Kind::count, "N", "validation loss every N steps; 0 = only at the last step"},
     {"--eval-batches", Kind::positive, "N", "validation batches per evaluation (default 10)"},
-    {"--shuffle", Kind::onOff, "on|off", "off (default): shards and their sequences in file order (llm.c's); on: every epoch permutes the shards and each shard's sequences, from --seed"},
-    {"--end-of-data", Kind::endOfData, "wrap|stop", "once every training batch was read: wrap (default) into the next epoch, reshuffled; or stop the run there (with a checkpoint if --ckpt-dir)"},
     {"--on-nonfinite", Kind::nonFinite, "stop|skip", "a step whose loss or gradient is NaN/Inf: stop (exit 3, naming the step and the parameter; the default) or skip its update and continue"},
     {"--threads", Kind::positive, "N", "OpenMP threads (default: OpenMP's default)"},
     {"--gradcheck", Kind::positive, "N", "check the gradient against finite differences along N random directions (f64 trainers, ingotc --f64) and exit"},
+    {"--collective-timeout", Kind::positiveReal, "SECONDS", "multi-rank runs: a send, receive or collective not done in SECONDS ends the whole job (exit 4, naming the rank, step and operation; default 300)"},
+    {"--master-addr", Kind::string, "HOST", "cuda target without mpirun/srun: the rendezvous host (rank 0's; default $MASTER_ADDR)"},
+    {"--master-port", Kind::positive, "PORT", "cuda target without mpirun/srun: the rendezvous TCP port (default $MASTER_PORT)"},
     {"--describe", Kind::flag, nullptr, "print the model's manifest (JSON) and exit"},
     {"--help", Kind::flag, nullptr, "print this help and exit"},
 };
@@ -88,8 +89,6 @@ const char *expectedText(Kind kind) {
   case Kind::beta: return "a number in [0, 1)";
   case Kind::schedule: return "one of constant, cosine, linear";
   case Kind::nonFinite: return "stop or skip";
-  case Kind::onOff: return "on or off";
-  case Kind::endOfData: return "wrap or stop";
   }
   return "a value";
 }
@@ -183,7 +182,7 @@ std::string usageText(const ModelDesc &model, const char *argv0) {
                 d.lr, d.lrSchedule ? d.lrSchedule : "constant", (long long)d.warmup, d.lrFinal,
                 d.beta1, d.beta2, d.eps, d.weightDecay, d.clip);
   out += "exit status: 0 done, 1 bad data/checkpoint or I/O error, 2 bad command line, "
-         "3 non-finite loss\n";
+         "3 non-finite loss, 4 communication failure or timeout (multi-rank)\n";
   return out;
 }
 
@@ -259,6 +258,7 @@ Options parseFlags(const ModelDesc &model, int argc, char **argv) {
       else if (n == "--ckpt-dir") o.ckptDir = value;
       else if (n == "--resume") o.resume = value;
       else if (n == "--log") o.logPath = value;
+      else if (n == "--master-addr") o.masterAddr = value;
       break;
     case Kind::count:
     case Kind::positive: {
@@ -270,6 +270,11 @@ Options parseFlags(const ModelDesc &model, int argc, char **argv) {
       else if (n == "--eval-every") o.evalEvery = v;
       else if (n == "--eval-batches") o.evalBatches = v;
       else if (n == "--gradcheck") o.gradcheck = v;
+      else if (n == "--master-port") {
+        if (v > 65535)
+          badValue(*spec, value);
+        o.masterPort = int(v);
+      }
       else if (n == "--threads") {
         if (v > 4096)
           badValue(*spec, value);
@@ -279,7 +284,6 @@ Options parseFlags(const ModelDesc &model, int argc, char **argv) {
     }
     case Kind::seed:
       o.seed = parseSeed(*spec, value);
-      o.seedGiven = true;
       break;
     case Kind::real:
     case Kind::nonNegReal:
@@ -294,6 +298,12 @@ Options parseFlags(const ModelDesc &model, int argc, char **argv) {
       else if (n == "--eps") o.eps = v;
       else if (n == "--weight-decay") o.weightDecay = v;
       else if (n == "--clip") o.clip = v;
+      else if (n == "--collective-timeout") {
+        if (v > 1e7) // 115 days: surely a unit mix-up (milliseconds for seconds)
+          throw UsageError(format("--collective-timeout: expected at most 1e7 seconds, found "
+                                  "'%s'", value.c_str()));
+        o.collectiveTimeout = v;
+      }
       break;
     }
     case Kind::schedule:
@@ -303,17 +313,6 @@ Options parseFlags(const ModelDesc &model, int argc, char **argv) {
     case Kind::nonFinite:
       if (value == "stop") o.onNonFinite = OnNonFinite::stop;
       else if (value == "skip") o.onNonFinite = OnNonFinite::skip;
-      else badValue(*spec, value);
-      break;
-    case Kind::onOff:
-      if (value == "on") o.shuffle = true;
-      else if (value == "off") o.shuffle = false;
-      else badValue(*spec, value);
-      o.shuffleGiven = true;
-      break;
-    case Kind::endOfData:
-      if (value == "wrap") o.endOfData = EndOfData::wrap;
-      else if (value == "stop") o.endOfData = EndOfData::stop;
       else badValue(*spec, value);
       break;
     }

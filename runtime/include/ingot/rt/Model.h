@@ -17,6 +17,8 @@
 #ifndef INGOT_RT_MODEL_H
 #define INGOT_RT_MODEL_H
 
+#include "ingot/rt/Comm.h"
+
 #include <cstdint>
 
 namespace ingot::rt {
@@ -119,6 +121,16 @@ struct ModelDesc {
   void (*copyToArena)(void *arena, uint64_t offset, const void *src, uint64_t bytes);
   void (*copyFromArena)(void *dst, const void *arena, uint64_t offset, uint64_t bytes);
   void (*zeroArena)(void *arena, uint64_t offset, uint64_t bytes);
+
+  // --- The parallel layout (the model's parallel section, overridden by the cluster map). ---
+  // One-rank trainers leave these zero: P = D = 1, and no MPI or NCCL is linked, so they start
+  // where neither is installed. `microbatches` above is per replica: one optimizer step trains
+  // on microBatch * seqLen * microbatches * dataParallel tokens, and the loss and gradients are
+  // means over all of them (autodiff seeds each micro-batch with 1 / (microbatches * D)).
+  // Rank = stage * dataParallel + replica (DESIGN.md, "Ranks and launch").
+  int32_t stages;           // pipeline stages P (0 means 1)
+  int32_t dataParallel;     // data-parallel replicas D (0 means 1)
+  CommFactory makeComm;     // the Comm backend when P * D > 1 (makeMpiComm, makeNcclComm)
 };
 
 } // namespace ingot::rt
