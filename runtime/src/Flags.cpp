@@ -33,7 +33,7 @@ static bool parseSchedule(const std::string &s, LrSchedule *out) {
 namespace {
 
 enum class Kind { flag, string, count, positive, real, nonNegReal, fraction, beta, positiveReal,
-                  schedule, seed, nonFinite };
+                  schedule, seed, nonFinite, onOff, endOfData };
 
 struct FlagSpec {
   const char *name;
@@ -56,7 +56,7 @@ const FlagSpec kFlags[] = {
     {"--eps", Kind::positiveReal, "X", "AdamW epsilon"},
     {"--weight-decay", Kind::nonNegReal, "X", "AdamW weight decay (rank-1 parameters are not decayed)"},
     {"--clip", Kind::nonNegReal, "X", "global gradient-norm clip; 0 disables"},
-    {"--seed", Kind::seed, "N", "parameter-init seed (default 1234)"},
+    {"--seed", Kind::seed, "N", "seed of the parameter init and of the data order with --shuffle on (default 1234)"},
     {"--ckpt-dir", Kind::string, "DIR", "write checkpoints to DIR/step_NNNNNNNN/"},
     {"--ckpt-every", Kind::count, "N", "checkpoint every N steps (and always at the end); 0 = only at the end"},
     {"--ckpt-keep", Kind::count, "K", "keep only the newest K checkpoints; 0 = keep all (default)"},
@@ -65,6 +65,8 @@ const FlagSpec kFlags[] = {
     {"--log", Kind::string, "FILE", "append one JSON object per step to FILE (JSONL)"},
     {"--eval-every", Kind::count, "N", "validation loss every N steps; 0 = only at the last step"},
     {"--eval-batches", Kind::positive, "N", "validation batches per evaluation (default 10)"},
+    {"--shuffle", Kind::onOff, "on|off", "off (default): shards and their sequences in file order (llm.c's); on: every epoch permutes the shards and each shard's sequences, from --seed"},
+    {"--end-of-data", Kind::endOfData, "wrap|stop", "once every training batch was read: wrap (default) into the next epoch, reshuffled; or stop the run there (with a checkpoint if --ckpt-dir)"},
     {"--on-nonfinite", Kind::nonFinite, "stop|skip", "a step whose loss or gradient is NaN/Inf: stop (exit 3, naming the step and the parameter; the default) or skip its update and continue"},
     {"--threads", Kind::positive, "N", "OpenMP threads (default: OpenMP's default)"},
     {"--gradcheck", Kind::positive, "N", "check the gradient against finite differences along N random directions (f64 trainers, ingotc --f64) and exit"},
@@ -89,6 +91,8 @@ const char *expectedText(Kind kind) {
   case Kind::beta: return "a number in [0, 1)";
   case Kind::schedule: return "one of constant, cosine, linear";
   case Kind::nonFinite: return "stop or skip";
+  case Kind::onOff: return "on or off";
+  case Kind::endOfData: return "wrap or stop";
   }
   return "a value";
 }
@@ -284,6 +288,7 @@ Options parseFlags(const ModelDesc &model, int argc, char **argv) {
     }
     case Kind::seed:
       o.seed = parseSeed(*spec, value);
+      o.seedGiven = true;
       break;
     case Kind::real:
     case Kind::nonNegReal:
@@ -313,6 +318,17 @@ Options parseFlags(const ModelDesc &model, int argc, char **argv) {
     case Kind::nonFinite:
       if (value == "stop") o.onNonFinite = OnNonFinite::stop;
       else if (value == "skip") o.onNonFinite = OnNonFinite::skip;
+      else badValue(*spec, value);
+      break;
+    case Kind::onOff:
+      if (value == "on") o.shuffle = true;
+      else if (value == "off") o.shuffle = false;
+      else badValue(*spec, value);
+      o.shuffleGiven = true;
+      break;
+    case Kind::endOfData:
+      if (value == "wrap") o.endOfData = EndOfData::wrap;
+      else if (value == "stop") o.endOfData = EndOfData::stop;
       else badValue(*spec, value);
       break;
     }

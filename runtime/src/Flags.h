@@ -20,6 +20,9 @@ const char *lrScheduleName(LrSchedule s);
 /// --on-nonfinite: what a step whose loss or gradient is NaN/Inf does.
 enum class OnNonFinite { stop, skip };
 
+/// --end-of-data: what the run does once every training batch has been read (one epoch).
+enum class EndOfData { wrap, stop };
+
 struct Options {
   bool help = false;
   bool describe = false;
@@ -50,6 +53,11 @@ struct Options {
   double collectiveTimeout = 300; // --collective-timeout SECONDS
   std::string masterAddr;   // --master-addr HOST ("" = MASTER_ADDR)
   int masterPort = 0;       // --master-port PORT (0 = MASTER_PORT)
+  // The training data's order and end (DataLoader.h). A resumed run continues its checkpoint's
+  // order, so it records which of these were given, to refuse a contradicting one.
+  bool shuffle = false;     // --shuffle on|off (off: llm.c's order, see docs/runtime.md)
+  EndOfData endOfData = EndOfData::wrap; // wrap: next epoch, reshuffled; stop: end the run
+  bool shuffleGiven = false, seedGiven = false;
 };
 
 /// Parses argv[1..argc) over the model's defaults. Throws UsageError ("--steps: expected a

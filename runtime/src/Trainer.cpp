@@ -284,6 +284,48 @@ double evaluate(const ModelDesc &model, char *arena, DataLoader &val, int64_t ba
   return sum / double(batches);
 }
 
+/// A resumed run continues its checkpoint's data order from its position, over the same data:
+/// a --shuffle or --seed that contradicts the checkpoint is refused (it would silently change
+/// which batches come next), and so are --data files whose token counts differ.
+void restoreDataState(const Options &o, TrainState &state, DataLoader &data,
+                      const std::string &checkpoint) {
+  if (o.shuffleGiven && o.shuffle != state.dataOrder.shuffle)
+    throw UsageError(format("--shuffle %s: the checkpoint %s was written by a run with --shuffle "
+                            "%s, and a resumed run continues its data order (leave out --shuffle, "
+                            "or start a new run)", o.shuffle ? "on" : "off", checkpoint.c_str(),
+                            state.dataOrder.shuffle ? "on" : "off"));
+  if (o.seedGiven && o.seed != state.seed)
+    throw UsageError(format("--seed %llu: the checkpoint %s was written by a run with --seed "
+                            "%llu, and a resumed run continues its data order (leave out --seed, "
+                            "or start a new run)", (unsigned long long)o.seed, checkpoint.c_str(),
+                            (unsigned long long)state.seed));
+  const std::vector<Shard> &shards = data.shards();
+  std::vector<int64_t> tokens;
+  for (const Shard &s : shards)
+    tokens.push_back(s.tokens);
+  if (!state.shardTokens.empty() && state.shardTokens != tokens) {
+    std::string what;
+    if (state.shardTokens.size() != tokens.size())
+      what = format("it read %zu --data file(s), --data now matches %zu", state.shardTokens.size(),
+                    tokens.size());
+    for (size_t i = 0; what.empty(); ++i)
+      if (state.shardTokens[i] != tokens[i])
+        what = format("--data file %zu (%s) has %lld tokens, the run that wrote it read %lld", i,
+                      shards[i].path.c_str(), (long long)tokens[i],
+                      (long long)state.shardTokens[i]);
+    throw CheckpointError(format("checkpoint %s: the training data changed since it was written: "
+                                 "%s (an exact resume needs the same files)",
+                                 checkpoint.c_str(), what.c_str()));
+  }
+  state.shardTokens = tokens;
+  data.setOrder(state.dataOrder);
+  try {
+    data.setPosition(state.data);
+  } catch (const DataError &e) {
+    throw CheckpointError(format("checkpoint %s: %s", checkpoint.c_str(), e.what()));
+  }
+}
+
 int train(const ModelDesc &model, int argc, char **argv, std::unique_ptr<Comm> &commOut) {
   std::string inconsistent = checkModelDesc(model);
   if (!inconsistent.empty())
@@ -310,7 +352,7 @@ int train(const ModelDesc &model, int argc, char **argv, std::unique_ptr<Comm> &
   par.replica = par.comm->rank() % par.replicas;
 
   const int64_t B = model.microBatch, T = model.seqLen;
-  DataLoader trainData(o.data, "--data", B, T, model.vocab);
+  DataLoader trainData(o.data, "--data", B, T, model.vocab, DataOrder{o.shuffle, o.seed});
   std::unique_ptr<DataLoader> valData;
   int64_t evalBatches = 0;
   if (!o.val.empty()) {
@@ -331,6 +373,9 @@ int train(const ModelDesc &model, int argc, char **argv, std::unique_ptr<Comm> &
   }
   TrainState state;
   state.seed = o.seed;
+  state.dataOrder = trainData.order();
+  for (const Shard &s : trainData.shards())
+    state.shardTokens.push_back(s.tokens);
   std::string resumedFrom;
   if (!o.resume.empty()) {
     resumedFrom = o.resume;
@@ -350,11 +395,7 @@ int train(const ModelDesc &model, int argc, char **argv, std::unique_ptr<Comm> &
                                      "in --ckpt-dir %s", o.ckptDir.c_str()));
     }
     state = loadCheckpoint(model, base, resumedFrom);
-    try {
-      trainData.setPosition(state.data);
-    } catch (const DataError &e) {
-      throw CheckpointError(format("checkpoint %s: %s", resumedFrom.c_str(), e.what()));
-    }
+    restoreDataState(o, state, trainData, resumedFrom);
   } else {
     initParameters(model, base, o.seed);
   }
@@ -391,23 +432,46 @@ int train(const ModelDesc &model, int argc, char **argv, std::unique_ptr<Comm> &
     log.message("resumed from %s at step %lld (data shard %lld, token %lld, epoch %lld)",
                 resumedFrom.c_str(), (long long)state.step, (long long)state.data.shard,
                 (long long)state.data.offset, (long long)state.data.epoch);
+  if (trainData.order().shuffle)
+    log.message("data order: shuffled with seed %llu (%lld batches per epoch)",
+                (unsigned long long)trainData.order().seed,
+                (long long)trainData.batchesPerEpoch());
+  // Every save also clears what crashed saves left behind (never a complete checkpoint).
+  auto checkpoint = [&](const char *note) {
+    // Rank 0 writes the one copy (the replicas' weights are identical); the others wait.
+    std::string barrier = format("barrier while rank 0 saves the checkpoint of step %lld",
+                                 (long long)state.step);
+    if (!par.leader()) {
+      par.comm->barrier(par.comm->world(), barrier);
+      return;
+    }
+    std::string path = saveCheckpoint(model, base, o.ckptDir, state);
+    for (const std::string &stale : removeStaleTemporaries(o.ckptDir))
+      log.message("removed %s, left by a save that did not finish", stale.c_str());
+    if (o.ckptKeep > 0)
+      pruneCheckpoints(o.ckptDir, o.ckptKeep);
+    log.message("checkpoint %s%s", path.c_str(), note);
+    if (par.multiRank())
+      par.comm->barrier(par.comm->world(), barrier);
+  };
   if (o.saveInitial) {
     state.data = trainData.position();
-    if (par.leader()) {
-      std::string path = saveCheckpoint(model, base, o.ckptDir, state);
-      log.message("checkpoint %s (the initial weights)", path.c_str());
-    }
-    if (par.multiRank())
-      par.comm->barrier(par.comm->world(), "barrier while rank 0 saves the step-0 checkpoint");
+    checkpoint(" (the initial weights)");
   }
   if (state.step >= o.steps) {
-    log.message("nothing to do: the checkpoint is at step %lld and --steps is %lld",
-                (long long)state.step, (long long)o.steps);
+    if (resumedFrom.empty())
+      log.message("nothing to do: --steps is %lld", (long long)o.steps);
+    else
+      log.message("nothing to do: the checkpoint is at step %lld and --steps is %lld",
+                  (long long)state.step, (long long)o.steps);
     return kExitOk;
   }
 
   const NanInjection inject = parseNanInjection(model);
-  int64_t skippedSteps = 0;
+  int64_t skippedSteps = state.skippedSteps; // since step 1, across resumes
+  // Batches one optimizer step reads from the training data.
+  const int64_t batchesPerStep = model.microbatches * par.replicas;
+  int64_t lastSaved = resumedFrom.empty() && !o.saveInitial ? -1 : state.step;
   BatchSlots slots(model, base);
   // The other replicas' micro-batches are read (to keep one loader position) into these.
   std::vector<int32_t> othersTokens, othersTargets;
@@ -418,6 +482,23 @@ int train(const ModelDesc &model, int argc, char **argv, std::unique_ptr<Comm> &
   std::vector<double> microLosses(size_t(model.microbatches));
   log.start(state.step + 1, o.steps);
   for (int64_t step = state.step + 1; step <= o.steps; ++step) {
+    // --end-of-data=stop: the data is read at most once. The first step that would need a
+    // batch of a second pass is not taken; the run ends here, cleanly, with a checkpoint.
+    if (o.endOfData == EndOfData::stop &&
+        (trainData.position().epoch > 0 || trainData.batchesLeftInEpoch() < batchesPerStep)) {
+      log.message("end of data: the %lld batch(es) of one pass over --data are used up after "
+                  "step %lld (step %lld needs %lld more); stopping (--end-of-data=stop)",
+                  (long long)trainData.batchesPerEpoch(), (long long)(step - 1), (long long)step,
+                  (long long)batchesPerStep);
+      if (!o.ckptDir.empty() && lastSaved != step - 1) {
+        state.step = step - 1;
+        state.data = trainData.position();
+        state.skippedSteps = skippedSteps;
+        checkpoint("");
+      }
+      break;
+    }
+    const int64_t epochBefore = trainData.position().epoch;
     double t0 = nowSeconds();
     par.comm->setContext(0, step);
     zeroArena(model, base, model.gradsOffset, model.gradsBytes);
@@ -498,24 +579,21 @@ int train(const ModelDesc &model, int argc, char **argv, std::unique_ptr<Comm> &
       record.valLoss = evaluate(model, base, *valData, evalBatches);
     }
     log.step(record);
+    if (o.endOfData == EndOfData::wrap && trainData.position().epoch != epochBefore)
+      log.message("data: epoch %lld begins after step %lld%s", (long long)trainData.position().epoch,
+                  (long long)step, trainData.order().shuffle ? " (reshuffled)" : "");
 
     bool ckptNow = !o.ckptDir.empty() &&
                    ((o.ckptEvery > 0 && step % o.ckptEvery == 0) || step == o.steps);
     if (ckptNow) {
       state.step = step;
       state.data = trainData.position();
-      if (par.leader()) { // the replicas' weights are identical: one copy is the checkpoint
-        std::string path = saveCheckpoint(model, base, o.ckptDir, state);
-        pruneCheckpoints(o.ckptDir, o.ckptKeep);
-        log.message("checkpoint %s", path.c_str());
-      }
-      if (par.multiRank())
-        par.comm->barrier(par.comm->world(),
-                          format("barrier while rank 0 saves the checkpoint of step %lld",
-                                 (long long)step));
+      state.skippedSteps = skippedSteps;
+      checkpoint("");
+      lastSaved = step;
     }
   }
-  if (o.onNonFinite == OnNonFinite::skip)
+  if (o.onNonFinite == OnNonFinite::skip || skippedSteps > 0)
     log.message("skipped %lld step(s) with non-finite values (--on-nonfinite=skip)",
                 (long long)skippedSteps);
   return kExitOk;
