@@ -192,23 +192,73 @@ void PartitionPass::runOnOperation() {
     return prefix[b] - prefix[a] + (a == 0 ? units[0].total() : 0) +
            (b == numLayers ? units[headUnit].total() : 0);
   };
+  // Memory as a constraint of the cut, where a chunk is a whole stage (v = 1): its parameters
+  // with gradients and moments, its activations times the micro-batches the schedule keeps in
+  // flight on that stage (a property of the step order alone), and its largest buffer. With
+  // v > 1 a stage's memory sums several chunks and is only checked after the cut.
+  std::vector<double> unitParamBytes(units.size(), 0);
+  for (size_t u = 0; u < units.size(); ++u)
+    for (StringAttr name : units[u].params)
+      if (auto param = symbols.lookup<ParamOp>(name))
+        unitParamBytes[u] += bytesOf(param.getTensorType());
+  std::vector<int64_t> inFlight(layout.stages, 1);
+  std::optional<sched::Kind> scheduleKind = sched::parseKind(layout.schedule);
+  if (scheduleKind) {
+    sched::Layout order{*scheduleKind, layout.stages, layout.chunks, layout.microbatches};
+    std::string ignored;
+    if (sched::checkLayout(order).empty())
+      if (auto t = sched::simulate(order, sched::buildPrograms(order),
+                                   std::vector<sched::ChunkCost>(numChunks), ignored))
+        inFlight = t->peakInFlight;
+  }
+  auto unitRange = [&](int64_t a, int64_t b) { // units of layers [a, b) with embedding and head
+    std::pair<size_t, size_t> r{size_t(a) + 1, size_t(b) + 1};
+    if (a == 0)
+      r.first = 0;
+    if (b == numLayers)
+      r.second = headUnit + 1;
+    return r;
+  };
+  auto chunkMemory = [&](int64_t a, int64_t b, int64_t chunk) {
+    auto [first, end] = unitRange(a, b);
+    double params = 0, activations = 0, work = 0;
+    for (size_t u = first; u < end; ++u) {
+      params += unitParamBytes[u];
+      activations += units[u].activationBytes;
+      work = std::max(work, units[u].workspaceBytes);
+    }
+    return kStaticCopies * params + double(inFlight[chunk % layout.stages]) * activations + work;
+  };
   const double inf = std::numeric_limits<double>::infinity();
-  // best[k][j]: the slowest chunk when the first j layers form k chunks.
-  std::vector<std::vector<double>> best(numChunks + 1, std::vector<double>(numLayers + 1, inf));
-  std::vector<std::vector<int64_t>> cut(numChunks + 1, std::vector<int64_t>(numLayers + 1, -1));
-  best[0][0] = 0;
-  for (int64_t k = 1; k <= numChunks; ++k)
-    for (int64_t j = k; j <= numLayers - (numChunks - k); ++j)
-      for (int64_t i = k - 1; i < j; ++i) {
-        double value = std::max(best[k - 1][i], chunkCost(i, j));
-        if (value < best[k][j]) {
-          best[k][j] = value;
-          cut[k][j] = i;
+  // best[k][j]: the slowest chunk when the first j layers form k chunks that each fit.
+  auto cutLayers = [&](bool withMemory, std::vector<int64_t> &bounds) {
+    std::vector<std::vector<double>> best(numChunks + 1, std::vector<double>(numLayers + 1, inf));
+    std::vector<std::vector<int64_t>> cut(numChunks + 1, std::vector<int64_t>(numLayers + 1, -1));
+    best[0][0] = 0;
+    for (int64_t k = 1; k <= numChunks; ++k)
+      for (int64_t j = k; j <= numLayers - (numChunks - k); ++j)
+        for (int64_t i = k - 1; i < j; ++i) {
+          if (best[k - 1][i] == inf)
+            continue;
+          if (withMemory && chunkMemory(i, j, k - 1) > double(device.memoryBytes))
+            continue;
+          double value = std::max(best[k - 1][i], chunkCost(i, j));
+          if (value < best[k][j]) {
+            best[k][j] = value;
+            cut[k][j] = i;
+          }
         }
-      }
-  std::vector<int64_t> bounds(numChunks + 1, numLayers);
-  for (int64_t k = numChunks; k > 0; --k)
-    bounds[k - 1] = cut[k][bounds[k]];
+    if (best[numChunks][numLayers] == inf)
+      return false;
+    bounds.assign(numChunks + 1, numLayers);
+    for (int64_t k = numChunks; k > 0; --k)
+      bounds[k - 1] = cut[k][bounds[k]];
+    return true;
+  };
+  std::vector<int64_t> bounds;
+  // Without a cut that fits, the fastest one, which the memory check below explains.
+  if (!(layout.chunks == 1 && cutLayers(/*withMemory=*/true, bounds)))
+    cutLayers(/*withMemory=*/false, bounds);
 
   // Unit -> chunk.
   std::vector<int64_t> chunkOfUnit(units.size(), 0);

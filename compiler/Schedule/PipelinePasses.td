@@ -18,7 +18,9 @@ def PipelinePartition : Pass<"pipeline-partition", "mlir::ModuleOp"> {
     IngotCostOpInterface, counted as forward (F), input-gradient (B, `ingot.grad = "input"`) or
     weight-gradient (W) time. The layers are cut into P * v contiguous chunks of at least one
     layer each, the embedding joining the first and the head the last, minimizing the slowest
-    chunk (dynamic programming over the cut points). Chunk c runs on stage c mod P.
+    chunk (dynamic programming over the cut points) among the cuts whose every stage fits the
+    device's memory (with v = 1; with v > 1 memory is checked after the cut). Chunk c runs on
+    stage c mod P.
 
     Each stage's memory is then predicted: its parameters with their gradients and two AdamW
     moments, the activations one micro-batch's forward keeps times the micro-batches the
