@@ -37,6 +37,7 @@ struct Unit {
   double activationBytes = 0, workspaceBytes = 0;
   llvm::SetVector<StringAttr> params;
   std::vector<Operation *> forwardOps;
+  std::vector<std::pair<Operation *, double>> kept; // forward results its backward reads
   double total() const { return forward + backwardInput + backwardWeight; }
 };
 
@@ -167,10 +168,33 @@ void PartitionPass::runOnOperation() {
       unit.params.insert(ref.getNameAttr().getAttr());
       continue;
     }
-    for (Value r : op->getResults()) {
-      if (grad.empty() && !llvm::isa<ConstantOp, ReshapeOp>(op))
-        unit.activationBytes += bytesOf(r.getType());
+    for (Value r : op->getResults())
       unit.workspaceBytes = std::max(unit.workspaceBytes, bytesOf(r.getType()));
+  }
+
+  // What a micro-batch's forward leaves for its backward: each forward value a backward op reads
+  // (directly or through reshapes, which are views), counted once, on the latest unit whose
+  // backward reads it: that unit's stage holds it until its backward (a layer's input, read by
+  // its weight gradient, is held by the layer's stage, not the one that computed it).
+  for (Operation *op : forwardOps) {
+    if (llvm::isa<ParamRefOp, ConstantOp, ReshapeOp>(op))
+      continue;
+    for (Value r : op->getResults()) {
+      std::optional<size_t> reader;
+      SmallVector<Value> views = {r};
+      while (!views.empty()) {
+        Value v = views.pop_back_val();
+        for (Operation *user : v.getUsers()) {
+          if (llvm::isa<ReshapeOp>(user) && !user->hasAttr("ingot.grad"))
+            views.push_back(user->getResult(0));
+          else if (user->hasAttr("ingot.grad") && unitOf.count(user))
+            reader = std::max(reader.value_or(0), unitOf[user]);
+        }
+      }
+      if (reader) {
+        units[*reader].activationBytes += bytesOf(r.getType());
+        units[*reader].kept.push_back({op, bytesOf(r.getType())});
+      }
     }
   }
 
@@ -401,15 +425,12 @@ void PartitionPass::runOnOperation() {
       for (size_t u = 0; u < units.size(); ++u) {
         if (chunkOfUnit[u] != c)
           continue;
-        for (Operation *op : units[u].forwardOps)
-          if (!llvm::isa<ParamRefOp, ConstantOp, ReshapeOp>(op))
-            for (Value r : op->getResults())
-              buffers.push_back(
-                  {llvm::formatv("{0}{1} ({2} kept for the backward x {3} in flight)",
-                                 op->getName().getStringRef(), where(op->getLoc()),
-                                 sched::formatBytes(bytesOf(r.getType())), inFlight)
-                       .str(),
-                   bytesOf(r.getType()) * double(inFlight)});
+        for (auto [op, bytes] : units[u].kept)
+          buffers.push_back({llvm::formatv("{0}{1} ({2} kept for the backward x {3} in flight)",
+                                           op->getName().getStringRef(), where(op->getLoc()),
+                                           sched::formatBytes(bytes), inFlight)
+                                 .str(),
+                             bytes * double(inFlight)});
       }
     }
     std::stable_sort(buffers.begin(), buffers.end(),

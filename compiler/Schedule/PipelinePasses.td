@@ -23,7 +23,8 @@ def PipelinePartition : Pass<"pipeline-partition", "mlir::ModuleOp"> {
     stage c mod P.
 
     Each stage's memory is then predicted: its parameters with their gradients and two AdamW
-    moments, the activations one micro-batch's forward keeps times the micro-batches the
+    moments, the activations one micro-batch's forward keeps for its backward (the forward
+    values backward ops read) times the micro-batches the
     schedule keeps in flight on that stage, and its largest transient buffer; a stage over the
     device's memory is an error that names its largest buffers.
 
