@@ -6,6 +6,7 @@
 #include "dialects/Collective/CollectiveOps.h"
 #include "dialects/Pipeline/PipelineOps.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"

@@ -90,4 +90,22 @@ def PipelineSimulate : Pass<"pipeline-simulate", "mlir::ModuleOp"> {
   }];
 }
 
+def PipelineOutline : Pass<"pipeline-outline", "mlir::ModuleOp"> {
+  let summary = "Outlines each chunk's forward, input-gradient and weight-gradient work";
+  let description = [{
+    The first step of running a plan: for every chunk c of the `pipeline.plan`, the ops of
+    `@forward_backward` tagged `pipeline.chunk = c` become up to three functions,
+    `@chunk<c>_forward`, `@chunk<c>_backward_input` and `@chunk<c>_backward_weight` (the ops
+    with no `ingot.grad`, with `"input"`, with `"weight"`), each taking exactly the values it
+    reads from elsewhere and returning exactly the values read elsewhere. Every argument says
+    where it comes from (`pipeline.source`: `"input 0"` for the tokens, or the step and chunk
+    that computes it) and every result where it goes (`pipeline.uses`), so the transfers
+    between stages (a source on another stage), what a micro-batch keeps between its forward
+    and backward (a result used by a later step of the same chunk) and the gradients are all
+    explicit. Calling the functions in the order forward of chunks 0..n-1, then input and
+    weight backward of chunks n-1..0 computes `@forward_backward`, which stays as it is.
+  }];
+  let dependentDialects = ["mlir::func::FuncDialect"];
+}
+
 #endif // INGOT_SCHEDULE_PIPELINE_PASSES_TD
