@@ -112,10 +112,14 @@ void CollectiveInsertPass::runOnOperation() {
           comm(("tied_" + param.name.getValue()).str(), "stages", stages.size(), stages);
     }
 
-  auto boundaryTypes = [&](int64_t chunk) {
+  // What moves: chunk c's `boundary` after its forward, its `grad_boundary` after its
+  // backward.
+  auto transferTypes = [&](int64_t chunk, bool grad) {
     SmallVector<Type> types;
-    if (auto boundary = chunks[chunk].getBoundary())
-      for (Attribute t : *boundary)
+    std::optional<ArrayAttr> list =
+        grad ? chunks[chunk].getGradBoundary() : chunks[chunk].getBoundary();
+    if (list)
+      for (Attribute t : *list)
         types.push_back(llvm::cast<TypeAttr>(t).getValue());
     return types;
   };
@@ -150,12 +154,11 @@ void CollectiveInsertPass::runOnOperation() {
       int64_t k = op->getAttrOfType<IntegerAttr>("microbatch").getInt();
       int64_t c = op->getAttrOfType<IntegerAttr>("chunk").getInt();
       int64_t peer = op->getAttrOfType<IntegerAttr>("peer").getInt();
-      // An activation is chunk c's output; a gradient is that of chunk c's input, which is
-      // chunk c - 1's output.
-      SmallVector<Type> types = boundaryTypes(grad ? c - 1 : c);
+      SmallVector<Type> types = transferTypes(c, grad);
       if (types.empty()) {
-        op->emitError() << "chunk " << (grad ? c - 1 : c)
-                        << " passes nothing to the next chunk, so there is nothing to transfer";
+        op->emitError() << "chunk " << c << " passes nothing to chunk " << (grad ? c - 1 : c + 1)
+                        << " (its " << (grad ? "grad_boundary" : "boundary")
+                        << " is empty), so there is nothing to transfer";
         return signalPassFailure();
       }
       OpBuilder b(op);

@@ -292,9 +292,12 @@ void PartitionPass::runOnOperation() {
   chunkOfUnit[0] = 0;
   chunkOfUnit[headUnit] = numChunks - 1;
 
-  // The values each cut carries forward: defined at or before chunk c, read after it. Each stage
-  // reads its own parameters and constants and loads its own tokens and targets.
-  std::vector<SmallVector<Type>> boundary(numChunks);
+  // The values each cut carries forward: forward values defined at or before chunk c and read
+  // after it, by a forward or a backward op (a layer's weight gradient reads the layer's input).
+  // And back: backward values of chunk c read by chunks before it (the gradients of those
+  // inputs). Each stage reads its own parameters and constants and loads its own tokens and
+  // targets.
+  std::vector<SmallVector<Type>> boundary(numChunks), gradBoundary(numChunks);
   std::vector<double> boundaryBytes(numChunks, 0);
   for (Operation *op : forwardOps) {
     if (llvm::isa<ParamRefOp, ConstantOp>(op))
@@ -303,12 +306,25 @@ void PartitionPass::runOnOperation() {
     for (Value r : op->getResults()) {
       int64_t to = from;
       for (Operation *user : r.getUsers())
-        if (!user->hasAttr("ingot.grad") && unitOf.count(user))
+        if (unitOf.count(user))
           to = std::max(to, chunkOfUnit[unitOf[user]]);
       for (int64_t c = from; c < to; ++c) {
         boundary[c].push_back(r.getType());
         boundaryBytes[c] += bytesOf(r.getType());
       }
+    }
+  }
+  for (Operation *op : backwardOps) {
+    if (llvm::isa<ConstantOp>(op))
+      continue;
+    int64_t from = chunkOfUnit[unitOf[op]];
+    for (Value r : op->getResults()) {
+      int64_t to = from;
+      for (Operation *user : r.getUsers())
+        if (unitOf.count(user))
+          to = std::min(to, chunkOfUnit[unitOf[user]]);
+      for (int64_t c = from; c > to; --c)
+        gradBoundary[c].push_back(r.getType());
     }
   }
 
@@ -376,7 +392,8 @@ void PartitionPass::runOnOperation() {
         b.getF64FloatAttr(costs[c].gradReduce), b.getF64FloatAttr(costs[c].optimizer),
         b.getI64IntegerAttr(static_cast<int64_t>(paramBytes[c])),
         b.getI64IntegerAttr(static_cast<int64_t>(activationBytes[c])),
-        c + 1 < numChunks ? b.getTypeArrayAttr(boundary[c]) : ArrayAttr());
+        c + 1 < numChunks ? b.getTypeArrayAttr(boundary[c]) : ArrayAttr(),
+        c > 0 ? b.getTypeArrayAttr(gradBoundary[c]) : ArrayAttr());
     chunk->setAttr("workspace_bytes", b.getI64IntegerAttr(static_cast<int64_t>(workspace[c])));
   }
   for (auto &[op, u] : unitOf)

@@ -112,8 +112,9 @@ def Pipeline_ChunkOp : Pipeline_Op<"chunk", [HasParent<"PlanOp">]> {
     chunk's parameters), `param_bytes` (the parameters the
     chunk reads) and `activation_bytes` (what one micro-batch's forward keeps
     for its backward). `boundary` lists the types of the values the chunk
-    passes to the next chunk (the activation sent forward; its gradient comes
-    back with the same types).
+    passes to the next chunk (the activations sent forward, which the next
+    chunk's forward or backward reads), `grad_boundary` those of the values
+    its backward passes to the previous chunk (the gradients sent back).
 
     ```mlir
     pipeline.chunk 0 stage 0 layers 0 to 6 embedding {forward_time = 1.5e-03 : f64, boundary = [tensor<16x1024x768xf32>]}
@@ -134,7 +135,8 @@ def Pipeline_ChunkOp : Pipeline_Op<"chunk", [HasParent<"PlanOp">]> {
                        DefaultValuedAttr<F64Attr, "0.0">:$optimizer_time,
                        DefaultValuedAttr<Pipeline_I64Attr, "0">:$param_bytes,
                        DefaultValuedAttr<Pipeline_I64Attr, "0">:$activation_bytes,
-                       OptionalAttr<TypeArrayAttr>:$boundary);
+                       OptionalAttr<TypeArrayAttr>:$boundary,
+                       OptionalAttr<TypeArrayAttr>:$grad_boundary);
   let assemblyFormat = [{
     $index `stage` $stage `layers` $first_layer `to` $end_layer
     (`embedding` $embedding^)? (`head` $head^)? attr-dict
@@ -273,8 +275,8 @@ def Pipeline_SendGradOp : Pipeline_TransferOp<"send_grad",
     "Sends the gradient of a chunk's input to the stage of the previous chunk", "to"> {
   let description = [{
     Sends the gradient with respect to the input of chunk `chunk` (the
-    output of chunk `chunk - 1`) for micro-batch `microbatch` to stage
-    `peer`. Follows the (input) backward of that micro-batch on that chunk.
+    output of chunk `chunk - 1`; its types are the chunk's `grad_boundary`)
+    for micro-batch `microbatch` to stage `peer`. Follows the (input) backward of that micro-batch on that chunk.
 
     ```mlir
     pipeline.send_grad microbatch 0 chunk 1 to 0

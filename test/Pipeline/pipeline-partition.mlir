@@ -21,8 +21,9 @@
 
 // TWO:      pipeline.plan stages 2 chunks 1 microbatches 4 {
 // TWO-NEXT:   pipeline.chunk 0 stage 0 layers 0 to 1 embedding {activation_bytes = {{[0-9]+}} : i64, backward_input_time = {{.*}}, backward_weight_time = {{.*}}, boundary = [tensor<2x4x8xf32>], forward_time = 8.89{{[0-9]*}}E-6 : f64, param_bytes = 768 : i64, transfer_time = 2.560000e-07 : f64, workspace_bytes = 512 : i64}
-// The last chunk passes nothing on: no boundary, no transfer time.
-// TWO-NEXT:   pipeline.chunk 1 stage 1 layers 1 to 4 head {activation_bytes = {{[0-9]+}} : i64, backward_input_time = {{.*}}, backward_weight_time = {{.*}}, forward_time = {{.*}}, param_bytes = 1280 : i64, workspace_bytes = 512 : i64}{{$}}
+// The last chunk passes nothing on (no boundary, no transfer time); its backward sends back one
+// gradient, of the activation it received.
+// TWO-NEXT:   pipeline.chunk 1 stage 1 layers 1 to 4 head {activation_bytes = {{[0-9]+}} : i64, backward_input_time = {{.*}}, backward_weight_time = {{.*}}, forward_time = {{[^,]*}}, grad_boundary = [tensor<2x4x8xf32>], param_bytes = 1280 : i64, workspace_bytes = 512 : i64}{{$}}
 // TWO-NEXT: }
 
 // With two replicas per stage the stages' first ranks (0 and 2) sit on different nodes of two
