@@ -23,6 +23,127 @@ std::string KernelCallEmitter::ptr(Value v) const {
   return llvm::formatv("at<{0}>(A, {1})", t, plan.offset(v)).str();
 }
 
+std::string KernelCallEmitter::statsOf(Operation *forward, Operation *user) {
+  if (!forward || !statsIndex.count(forward)) {
+    user->emitError() << "the " << style.target << " target needs '" << user->getName()
+                      << "' to follow its forward op in the same function";
+    return "";
+  }
+  return llvm::formatv("lse(A, {0})", statsIndex.lookup(forward)).str();
+}
+
+/// The parameter gradient that is the only reader of `v` (through reshapes), if any.
+static ParamGradOp soleGradUser(Value v) {
+  while (v.hasOneUse()) {
+    Operation *user = *v.getUsers().begin();
+    if (auto grad = llvm::dyn_cast<ParamGradOp>(user))
+      return grad;
+    auto reshape = llvm::dyn_cast<ReshapeOp>(user);
+    if (!reshape)
+      return nullptr;
+    v = reshape.getResult();
+  }
+  return nullptr;
+}
+
+/// Bytes `v` takes in the arena, by its storage.
+static int64_t storedBytes(Value v) {
+  RankedTensorType t = typeOf(v);
+  int64_t element = storedAsBf16(v) ? 2 : (t.getElementType().getIntOrFloatBitWidth() + 7) / 8;
+  return t.getNumElements() * element;
+}
+
+void KernelCallEmitter::planEpilogues(func::FuncOp fn) {
+  gemmFusions.clear();
+  fusedAway.clear();
+  Block &body = fn.getBody().front();
+  DenseMap<Operation *, int64_t> position;
+  for (auto [i, op] : llvm::enumerate(body))
+    position[&op] = int64_t(i);
+  // Only views (no code) between `first` and `second`: the fused call may run at `first`.
+  auto adjacent = [&](Operation *first, Operation *second) {
+    for (Operation *op = first->getNextNode(); op && op != second; op = op->getNextNode())
+      if (!llvm::isa<ParamRefOp, ReshapeOp>(op))
+        return false;
+    return true;
+  };
+  struct Range {
+    int64_t begin, end;
+  };
+  auto range = [&](Value v) { return Range{plan.offset(v), plan.offset(v) + storedBytes(v)}; };
+  auto disjoint = [](Range a, Range b) { return a.end <= b.begin || b.end <= a.begin; };
+  auto soleUser = [](Value v) -> Operation * {
+    return v.hasOneUse() ? *v.getUsers().begin() : nullptr;
+  };
+  for (Operation &op : body) {
+    auto m = llvm::dyn_cast<MatmulOp>(&op);
+    if (!m || !storedAsBf16(m.getResult()) || !storedAsBf16(m.getLhs()))
+      continue;
+    auto rhs = typeOf(m.getRhs()), result = typeOf(m.getResult());
+    if (rhs.getRank() != 2 || result.getRank() < 2)
+      continue; // batched products keep the plain call
+    int64_t n = result.getShape().back();
+    // A bias: an n-vector parameter with a bf16 working copy.
+    auto isBias = [&](Value v) {
+      Operation *def = v.getDefiningOp();
+      while (auto reshape = llvm::dyn_cast_or_null<ReshapeOp>(def))
+        def = reshape.getX().getDefiningOp();
+      auto ref = llvm::dyn_cast_or_null<ParamRefOp>(def);
+      ParamOp p = ref ? plan.param(ref.getName()) : ParamOp();
+      return p && p->hasAttr("ingot.shadow_offset") && typeOf(v).getRank() == 1 &&
+             typeOf(v).getNumElements() == n;
+    };
+    auto other = [&](AddOp add, Value v) { return add.getLhs() == v ? add.getRhs() : add.getLhs(); };
+    auto first = llvm::dyn_cast_or_null<AddOp>(soleUser(m.getResult()));
+    if (!first || !adjacent(m, first))
+      continue;
+    GemmFusion f;
+    SmallVector<Operation *> absorbed = {first};
+    Value addend = other(first, m.getResult());
+    if (isBias(addend)) {
+      f.bias = addend;
+      f.out = first.getResult();
+      for (Operation *user : first.getResult().getUsers())
+        if (auto gelu = llvm::dyn_cast<GeluOp>(user))
+          if (gelu.getApproximate() == "tanh" && adjacent(first, gelu) && !f.aux) {
+            f.aux = first.getResult();
+            f.out = gelu.getResult();
+            absorbed.push_back(gelu);
+          }
+    } else if (typeOf(addend) == result && storedAsBf16(addend) &&
+               (llvm::isa<BlockArgument>(addend) ||
+                position.lookup(addend.getDefiningOp()) < position.lookup(m))) {
+      f.residual = addend;
+      f.out = first.getResult();
+      if (auto second = llvm::dyn_cast_or_null<AddOp>(soleUser(first.getResult())))
+        if (isBias(other(second, first.getResult())) && adjacent(first, second)) {
+          f.bias = other(second, first.getResult());
+          f.out = second.getResult();
+          absorbed.push_back(second);
+        }
+    } else {
+      continue;
+    }
+    // The fused call writes `out` (and `aux`) while it reads the operands: the plan must not
+    // have placed them on top of each other. A residual may be the output itself (in place).
+    Range out = range(f.out);
+    bool ok = storedAsBf16(f.out) && disjoint(out, range(m.getLhs()));
+    if (!llvm::isa_and_nonnull<ParamRefOp>(m.getRhs().getDefiningOp()))
+      ok &= disjoint(out, range(m.getRhs()));
+    if (f.aux)
+      ok &= storedAsBf16(f.aux) && disjoint(range(f.aux), out) &&
+            disjoint(range(f.aux), range(m.getLhs()));
+    if (f.residual) {
+      Range r = range(f.residual);
+      ok &= (r.begin == out.begin && r.end == out.end) || disjoint(r, out);
+    }
+    if (!ok)
+      continue;
+    gemmFusions[m] = f;
+    fusedAway.insert(absorbed.begin(), absorbed.end());
+  }
+}
+
 std::string KernelCallEmitter::gemmOperand(Value v) const {
   if (!style.shadowWeights)
     return ptr(v);
@@ -64,9 +185,15 @@ void KernelCallEmitter::arrayCall(
 LogicalResult KernelCallEmitter::emitFunction(func::FuncOp fn, StringRef name,
                                               llvm::function_ref<void()> prologue) {
   os << "void " << name << "(char *A) {\n";
-  attentionIndex.clear();
-  fn.walk([&](AttentionOp a) { attentionIndex[a] = int64_t(attentionIndex.size()); });
-  maxAttention = std::max<int64_t>(maxAttention, attentionIndex.size());
+  statsIndex.clear();
+  foldedGrads.clear();
+  fn.walk([&](Operation *op) {
+    if (llvm::isa<AttentionOp, CrossEntropyOp>(op))
+      statsIndex[op] = int64_t(statsIndex.size());
+  });
+  maxStats = std::max<int64_t>(maxStats, statsIndex.size());
+  if (style.fuseEpilogues)
+    planEpilogues(fn);
   if (prologue)
     prologue();
   for (Operation &op : fn.getBody().front())
@@ -79,6 +206,10 @@ LogicalResult KernelCallEmitter::emitFunction(func::FuncOp fn, StringRef name,
 LogicalResult KernelCallEmitter::emitOp(Operation *op) {
   std::string where = locationComment(op->getLoc());
   os << "  // " << op->getName() << (where.empty() ? "" : "  " + where) << "\n";
+  if (fusedAway.contains(op)) {
+    line("// computed by the epilogue of the GEMM above");
+    return success();
+  }
   // One call: `name<T>(args)` on the host, `name(args)` on cuda.
   auto call = [&](StringRef name, const auto &args) { line(callee(name) + args.str()); };
   StringRef scratch = style.scratchArg;
@@ -150,12 +281,34 @@ LogicalResult KernelCallEmitter::emitOp(Operation *op) {
         FailureOr<MatmulGeometry> g = matmulGeometry(m, style.target);
         if (failed(g))
           return failure();
+        if (auto fusion = gemmFusions.find(m); fusion != gemmFusions.end()) {
+          const GemmFusion &f = fusion->second;
+          auto orNull = [&](Value v, bool gemm) {
+            return v ? (gemm ? gemmOperand(v) : ptr(v)) : std::string("nullptr");
+          };
+          call("matmulEpilogue",
+               llvm::formatv("({0}, {1}, {2}, {3}, {4}, {5}, Epilogue::{6}, {7}, {8}, {9}, {10}, "
+                             "{11});",
+                             ptr(f.out), gemmOperand(m.getLhs()), gemmOperand(m.getRhs()),
+                             orNull(f.residual, false), orNull(f.bias, true),
+                             orNull(f.aux, false),
+                             f.aux ? "geluBias" : f.bias ? "bias" : "none", g->rows, g->cols,
+                             g->k, g->transA, g->transB));
+          return success();
+        }
+        std::string out = ptr(m.getResult());
+        bool accumulate = false;
+        if (ParamGradOp grad = style.foldGradAccumulate ? soleGradUser(m.getResult()) : nullptr) {
+          out = ptrAt(ArenaPlan::paramOffset(plan.param(grad.getName()), "ingot.grad_offset"));
+          accumulate = true;
+          foldedGrads.insert(grad);
+        }
         call("matmul",
-             llvm::formatv("({0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11}, false);",
-                           ptr(m.getResult()), gemmOperand(m.getLhs()), gemmOperand(m.getRhs()),
+             llvm::formatv("({0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11}, {12});",
+                           out, gemmOperand(m.getLhs()), gemmOperand(m.getRhs()),
                            g->batch, g->rows,
                            g->cols, g->k, g->transA, g->transB, g->strideA, g->strideB,
-                           g->strideC));
+                           g->strideC, accumulate ? "true" : "false"));
         return success();
       })
       .Case<EmbeddingOp>([&](EmbeddingOp e) {
@@ -224,8 +377,8 @@ LogicalResult KernelCallEmitter::emitOp(Operation *op) {
         auto q = typeOf(a.getQuery()).getShape(), k = typeOf(a.getKey()).getShape();
         int64_t heads = a.getNumHeads();
         std::string out = ptr(a.getResult());
-        if (style.attentionStats)
-          out += llvm::formatv(", lse(A, {0})", attentionIndex.lookup(a)).str();
+        if (style.keepStats)
+          out += ", " + statsOf(a, a);
         call("attention",
              llvm::formatv("({0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11});",
                            out, ptr(a.getQuery()), ptr(a.getKey()),
@@ -236,14 +389,12 @@ LogicalResult KernelCallEmitter::emitOp(Operation *op) {
       .Case<AttentionGradOp>([&](AttentionGradOp a) -> LogicalResult {
         auto q = typeOf(a.getQuery()).getShape(), k = typeOf(a.getKey()).getShape();
         std::string gradOutput = ptr(a.getGradOutput());
-        if (style.attentionStats) {
+        if (style.keepStats) {
           // The statistics its forward saved: the attention op whose result is `output`.
-          auto forward = llvm::dyn_cast_or_null<AttentionOp>(a.getOutput().getDefiningOp());
-          if (!forward || !attentionIndex.count(forward))
-            return a.emitError() << "the " << style.target
-                                 << " target needs attention_grad's output to come from an "
-                                    "attention op in the same function";
-          gradOutput += llvm::formatv(", lse(A, {0})", attentionIndex.lookup(forward)).str();
+          std::string stats = statsOf(a.getOutput().getDefiningOp<AttentionOp>(), a);
+          if (stats.empty())
+            return failure();
+          gradOutput += ", " + stats;
         }
         int64_t heads = a.getNumHeads();
         call("attentionGrad",
@@ -266,17 +417,33 @@ LogicalResult KernelCallEmitter::emitOp(Operation *op) {
       })
       .Case<CrossEntropyOp>([&](CrossEntropyOp c) {
         int64_t classes = typeOf(c.getLogits()).getShape().back();
-        call("crossEntropy", llvm::formatv("({0}, {1}, {2}, {3}, {4}{5});", ptr(c.getResult()),
+        std::string loss = ptr(c.getResult());
+        if (style.keepStats)
+          loss += ", " + statsOf(c, c);
+        call("crossEntropy", llvm::formatv("({0}, {1}, {2}, {3}, {4}{5});", loss,
                                            ptr(c.getLogits()), ptr(c.getTargets()),
                                            typeOf(c.getTargets()).getNumElements(), classes,
                                            scratch));
         return success();
       })
-      .Case<CrossEntropyGradOp>([&](CrossEntropyGradOp c) {
+      .Case<CrossEntropyGradOp>([&](CrossEntropyGradOp c) -> LogicalResult {
         int64_t classes = typeOf(c.getLogits()).getShape().back();
+        std::string logits = ptr(c.getLogits());
+        if (style.keepStats) {
+          // The statistics of the cross_entropy of the same logits and targets.
+          Operation *forward = nullptr;
+          for (Operation *user : c.getLogits().getUsers())
+            if (auto ce = llvm::dyn_cast<CrossEntropyOp>(user))
+              if (ce.getTargets() == c.getTargets())
+                forward = ce;
+          std::string stats = statsOf(forward, c);
+          if (stats.empty())
+            return failure();
+          logits += ", " + stats;
+        }
         call("crossEntropyGrad",
              llvm::formatv("({0}, {1}, {2}, {3}, {4}, {5});", ptr(c.getGradLogits()),
-                           ptr(c.getLogits()), ptr(c.getTargets()), ptr(c.getGradLoss()),
+                           logits, ptr(c.getTargets()), ptr(c.getGradLoss()),
                            typeOf(c.getTargets()).getNumElements(), classes));
         return success();
       })
@@ -351,6 +518,10 @@ LogicalResult KernelCallEmitter::emitOp(Operation *op) {
         return success();
       })
       .Case<ParamGradOp>([&](ParamGradOp g) {
+        if (foldedGrads.contains(g)) {
+          line("// accumulated by the GEMM that produced it");
+          return success();
+        }
         ParamOp p = plan.param(g.getName());
         call("accumulate", llvm::formatv("({0}, {1}, {2});",
                                          ptrAt(ArenaPlan::paramOffset(p, "ingot.grad_offset")),

@@ -16,6 +16,7 @@
 
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/ADT/Twine.h"
@@ -43,12 +44,19 @@ struct KernelCallStyle {
   /// The statement storing the loss: a formatv pattern of the destination ({0}) and the
   /// source ({1}) pointer.
   llvm::StringRef lossCopy;
-  /// Attention keeps each query row's log-sum-exp for its backward (cuda): the forward writes
-  /// it and attention_grad reads it at `lse(A, i)`, i the attention's index in its function.
-  bool attentionStats = false;
+  /// Attention and cross-entropy keep each row's log-sum-exp for their backward (cuda): the
+  /// forward op writes it and its gradient op reads it at `lse(A, i)`, i the forward op's
+  /// index among the attention and cross-entropy ops of its function.
+  bool keepStats = false;
+  /// A weight-gradient GEMM whose product only feeds a parameter's gradient accumulates into
+  /// that gradient itself (cuda: beta = 1), instead of a product buffer and an accumulate.
+  bool foldGradAccumulate = false;
   /// GEMM operands that are parameters read the parameter's bf16 working copy
   /// (`ingot.shadow_offset`, cuda under precision bf16).
   bool shadowWeights = false;
+  /// A bf16 GEMM followed by a bias add, a residual add (and a bias), or a bias add and a tanh
+  /// GELU becomes one cuBLASLt call with a fused epilogue (cuda).
+  bool fuseEpilogues = false;
 };
 
 /// Writes the kernel calls of a planned module's functions to `os`.
@@ -61,8 +69,8 @@ public:
   std::string ptr(mlir::Value v) const;
   /// A matmul operand: the bf16 working copy where `v` is a parameter that has one.
   std::string gemmOperand(mlir::Value v) const;
-  /// Attention ops seen in the functions emitted so far (at most, per function).
-  int64_t maxAttentionOps() const { return maxAttention; }
+  /// Statistics slots (attention and cross-entropy ops) a function needed, at most.
+  int64_t maxStatsSlots() const { return maxStats; }
   /// A float pointer at arena offset `off`.
   std::string ptrAt(int64_t off) const;
   /// One indented line of the function body.
@@ -92,9 +100,26 @@ private:
   const KernelCallStyle &style;
   const ArenaPlan &plan;
   llvm::raw_ostream &os;
-  /// Each attention op's index in the function being emitted (its log-sum-exp slot).
-  llvm::DenseMap<mlir::Operation *, int64_t> attentionIndex;
-  int64_t maxAttention = 0;
+  /// Each attention and cross-entropy op's statistics slot in the function being emitted.
+  llvm::DenseMap<mlir::Operation *, int64_t> statsIndex;
+  int64_t maxStats = 0;
+  /// Parameter gradients a GEMM already accumulated (foldGradAccumulate).
+  llvm::DenseSet<mlir::Operation *> foldedGrads;
+
+  /// What a GEMM's fused epilogue absorbs (fuseEpilogues).
+  struct GemmFusion {
+    mlir::Value out;               // the value the fused call writes
+    mlir::Value residual, bias;    // added to the product (either may be null)
+    mlir::Value aux;               // the value before the GELU (GELU epilogues only)
+  };
+  llvm::DenseMap<mlir::Operation *, GemmFusion> gemmFusions;
+  /// The adds and GELUs a GEMM epilogue computes: they emit no call of their own.
+  llvm::DenseSet<mlir::Operation *> fusedAway;
+  /// Finds the GEMM epilogues of `fn` whose buffers the memory plan lets fuse.
+  void planEpilogues(mlir::func::FuncOp fn);
+
+  /// The statistics slot of the forward op whose result or operand `v` is; -1 if none.
+  std::string statsOf(mlir::Operation *forward, mlir::Operation *user);
 };
 
 } // namespace codegen

@@ -8,9 +8,10 @@
 //   - `ingot.storage = ["bf16" | "f32", ...]` on each op with tensor results, one entry per
 //     result: what the arena holds for it (the memory plan sizes it, the emitter types its
 //     pointer);
-//   - `ingot.shadow` on each parameter that feeds a matmul: it also gets a bf16 working copy,
+//   - `ingot.shadow` on each parameter that feeds a matmul, or is a vector added to a matmul's
+//     product (a bias, which the GEMM epilogue adds): it also gets a bf16 working copy,
 //     refreshed from the master weights at the start of every pass over the model, so the
-//     GEMMs read bf16 operands (cuBLASLt needs both operands of one type).
+//     GEMMs read bf16 operands (cuBLASLt needs operands and bias in one type).
 //
 // A result stays fp32 when it is a scalar (the loss, the gradient seed), an integer, or when
 // everything that reads it ends in a parameter gradient: read only by `ingot.param_grad`, or by
@@ -99,12 +100,32 @@ struct AssignStoragePass : public ingot::impl::IngotAssignStorageBase<AssignStor
         if (any)
           op.setAttr("ingot.storage", b.getArrayAttr(storage));
       }
-      // Parameters read by a GEMM get a bf16 working copy.
+      // Parameters read by a GEMM get a bf16 working copy, and so do vectors added to a GEMM's
+      // product (biases): the GEMM's epilogue adds them, and cuBLASLt takes a bias in the
+      // output's type.
+      auto shadow = [&](Value v) {
+        if (auto ref = llvm::dyn_cast_or_null<ParamRefOp>(producerThroughViews(v)))
+          if (auto param = module.lookupSymbol<ParamOp>(ref.getName()))
+            param->setAttr("ingot.shadow", b.getUnitAttr());
+      };
       fn.walk([&](MatmulOp m) {
-        for (Value operand : {m.getLhs(), m.getRhs()})
-          if (auto ref = llvm::dyn_cast_or_null<ParamRefOp>(producerThroughViews(operand)))
-            if (auto param = module.lookupSymbol<ParamOp>(ref.getName()))
-              param->setAttr("ingot.shadow", b.getUnitAttr());
+        shadow(m.getLhs());
+        shadow(m.getRhs());
+      });
+      // A product, or a residual plus a product (`x + matmul(a, w) + b`).
+      auto isProduct = [](Value v) {
+        Operation *def = v.getDefiningOp();
+        if (llvm::isa_and_nonnull<MatmulOp>(def))
+          return true;
+        auto add = llvm::dyn_cast_or_null<AddOp>(def);
+        return add && (llvm::isa_and_nonnull<MatmulOp>(add.getLhs().getDefiningOp()) ||
+                       llvm::isa_and_nonnull<MatmulOp>(add.getRhs().getDefiningOp()));
+      };
+      fn.walk([&](AddOp add) {
+        for (auto [product, other] : {std::pair(add.getLhs(), add.getRhs()),
+                                      std::pair(add.getRhs(), add.getLhs())})
+          if (isProduct(product) && llvm::cast<RankedTensorType>(other.getType()).getRank() == 1)
+            shadow(other);
       });
     }
   }

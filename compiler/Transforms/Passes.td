@@ -41,6 +41,18 @@ def IngotOptimizer : Pass<"ingot-optimizer", "mlir::ModuleOp"> {
   let dependentDialects = ["ingot::IngotDialect", "mlir::func::FuncDialect"];
 }
 
+def IngotPadSumsToConcat : Pass<"ingot-pad-sums-to-concat", "mlir::ModuleOp"> {
+  let summary = "Turns a sum of zero-padded pieces that tile an axis into one concat";
+  let description = [{
+    The gradient of slicing a tensor into pieces (q, k and v out of one projection) is, after
+    ingot-autodiff, `pad(dq) + pad(dk) + pad(dv)`. When the padded pieces are disjoint and
+    cover the axis, the sum is `concat(dq, dk, dv)`: one read of each piece and one write,
+    where the pads and adds write each element several times. Exact (x + 0 = x). Runs on both
+    targets before ingot-plan-memory; the autodiff tags of the sum move to the concat.
+  }];
+  let dependentDialects = ["ingot::IngotDialect"];
+}
+
 def IngotAssignStorage : Pass<"ingot-assign-storage", "mlir::ModuleOp"> {
   let summary = "Chooses bf16 or fp32 arena storage for every tensor (precision bf16)";
   let description = [{

@@ -39,6 +39,9 @@ struct AttentionDims {
   int64_t batch, tq, tk, heads, kvHeads, hd;
   bool causal;
   float scale;
+  // Row strides (elements between tokens) of dq and of dk, dv: heads * hd and kvHeads * hd when
+  // packed, more when the gradients land in slices of one wider tensor.
+  int64_t dqStride, dkvStride;
 };
 
 __device__ __forceinline__ void mma16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
@@ -76,21 +79,23 @@ __device__ void loadTile(bf16 *dst, const bf16 *src, int64_t stride, int64_t val
   }
 }
 
-/// The same rows stored transposed, [HD][kTile+8]: the B operand of products that sum over the
-/// tile's rows.
+/// loadTile with cp.async: the copies land while the block computes on the other buffer;
+/// rows past `valid` are zero-filled. Completes at cp.async.wait_group.
 template <int HD>
-__device__ void loadTileTransposed(bf16 *dst, const bf16 *src, int64_t stride, int64_t valid) {
+__device__ void loadTileAsync(bf16 *dst, const bf16 *src, int64_t stride, int64_t valid) {
   constexpr int chunks = HD / 8;
   for (int i = threadIdx.x; i < kTile * chunks; i += blockDim.x) {
     int r = i / chunks, c = (i % chunks) * 8;
-    uint4 v = make_uint4(0, 0, 0, 0);
-    if (r < valid)
-      v = *reinterpret_cast<const uint4 *>(src + r * stride + c);
-    const bf16 *e = reinterpret_cast<const bf16 *>(&v);
-    #pragma unroll
-    for (int j = 0; j < 8; ++j)
-      dst[(c + j) * padded<kTile>() + r] = e[j];
+    const bf16 *from = src + (r < valid ? r * stride + c : 0);
+    unsigned to = static_cast<unsigned>(__cvta_generic_to_shared(dst + r * padded<HD>() + c));
+    int bytes = r < valid ? 16 : 0;
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(to), "l"(from),
+                 "r"(bytes));
   }
+}
+__device__ __forceinline__ void asyncCommit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int Pending> __device__ __forceinline__ void asyncWait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(Pending));
 }
 
 /// A-operand fragments of this warp's 16 rows of a [kTile][HD+8] tile.
@@ -108,39 +113,68 @@ __device__ void loadRowFragments(uint32_t (&f)[HD / 16][4], const bf16 *tile, in
   }
 }
 
+/// B-operand fragments of m16n8k16 for two adjacent n-tiles (16 n-rows) of a row-major
+/// [n][k] shared tile, one ldmatrix.x4: `tile` points at the first n-row's k-slice, `stride`
+/// elements between rows. b[0], b[1] for the first n-tile, b[2], b[3] for the second.
+__device__ __forceinline__ void loadB2(uint32_t (&b)[4], const bf16 *tile, int stride, int lane) {
+  const bf16 *row = tile + ((lane & 7) + ((lane >> 4) << 3)) * stride + ((lane >> 3) & 1) * 8;
+  unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(row));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(b[0]), "=r"(b[1]), "=r"(b[2]), "=r"(b[3])
+               : "r"(address));
+}
+
 /// acc[nt] (16 x 8 per n-tile, 8 n-tiles = 64 columns) = rows . tile^T: the B operand is the
 /// [kTile][HD+8] tile read along its rows.
 template <int HD>
 __device__ void productWithTileRows(float (&acc)[8][4], const uint32_t (&a)[HD / 16][4],
-                                    const bf16 *tile, int g, int t) {
-  #pragma unroll
+                                    const bf16 *tile, int lane) {
+#pragma unroll
   for (int nt = 0; nt < 8; ++nt)
-    #pragma unroll
+#pragma unroll
     for (int e = 0; e < 4; ++e)
       acc[nt][e] = 0.0f;
-  #pragma unroll
+#pragma unroll
   for (int ks = 0; ks < HD / 16; ++ks)
-    #pragma unroll
-    for (int nt = 0; nt < 8; ++nt) {
-      const bf16 *p = tile + (nt * 8 + g) * padded<HD>() + ks * 16 + t * 2;
-      mma16816(acc[nt], a[ks], ld32(p), ld32(p + 8));
+#pragma unroll
+    for (int nt = 0; nt < 8; nt += 2) {
+      uint32_t b[4];
+      loadB2(b, tile + nt * 8 * padded<HD>() + ks * 16, padded<HD>(), lane);
+      mma16816(acc[nt], a[ks], b[0], b[1]);
+      mma16816(acc[nt + 1], a[ks], b[2], b[3]);
     }
 }
 
-/// out[HD/8 n-tiles] += P (16 x 64, in accumulator layout) . tileT^T where tileT is [HD][kTile+8]
-/// (a tile stored transposed): the flash-attention register reuse of the score accumulators.
+/// B-operand fragments of m16n8k16 for a [16 k-rows] block of a row-major [k][n] shared tile
+/// and two adjacent n-tiles, transposed on the way by one ldmatrix.x4.trans: `rows` points at
+/// the block's first element, `stride` elements between rows. b[0], b[1] for the first n-tile,
+/// b[2], b[3] for the second.
+__device__ __forceinline__ void loadTransposedB2(uint32_t (&b)[4], const bf16 *rows, int stride,
+                                                 int lane) {
+  const bf16 *row = rows + (lane & 15) * stride + (lane >> 4) * 8;
+  unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(row));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(b[0]), "=r"(b[1]), "=r"(b[2]), "=r"(b[3])
+               : "r"(address));
+}
+
+/// out[HD/8 n-tiles] += P (16 x 64, in accumulator layout) . tile, where tile is a row-major
+/// [kTile][HD+8] shared tile (its rows are P's columns): the flash-attention register reuse of
+/// the score accumulators as the A operand.
 template <int HD>
 __device__ void accumulateProduct(float (&out)[HD / 8][4], const float (&p)[8][4],
-                                  const bf16 *tileT, int g, int t) {
-  #pragma unroll
+                                  const bf16 *tile, int lane) {
+#pragma unroll
   for (int kk = 0; kk < kTile / 16; ++kk) {
     uint32_t a[4] = {pack(p[2 * kk][0], p[2 * kk][1]), pack(p[2 * kk][2], p[2 * kk][3]),
                      pack(p[2 * kk + 1][0], p[2 * kk + 1][1]),
                      pack(p[2 * kk + 1][2], p[2 * kk + 1][3])};
-    #pragma unroll
-    for (int nt = 0; nt < HD / 8; ++nt) {
-      const bf16 *b = tileT + (nt * 8 + g) * padded<kTile>() + kk * 16 + t * 2;
-      mma16816(out[nt], a, ld32(b), ld32(b + 8));
+#pragma unroll
+    for (int nt = 0; nt < HD / 8; nt += 2) {
+      uint32_t b[4];
+      loadTransposedB2(b, tile + kk * 16 * padded<HD>() + nt * 8, padded<HD>(), lane);
+      mma16816(out[nt], a, b[0], b[1]);
+      mma16816(out[nt + 1], a, b[2], b[3]);
     }
   }
 }
@@ -167,9 +201,10 @@ __global__ void __launch_bounds__(kFlashThreads)
     flashForwardKernel(bf16 *out, float *lse, const bf16 *q, const bf16 *k, const bf16 *v,
                        AttentionDims d) {
   extern __shared__ __align__(16) unsigned char smem[];
+  // Q, then two buffers of K and V: the next key tile loads while this one computes.
   bf16 *sQ = reinterpret_cast<bf16 *>(smem);
-  bf16 *sK = sQ + kTile * padded<HD>();
-  bf16 *sVt = sK + kTile * padded<HD>();
+  bf16 *sKV = sQ + kTile * padded<HD>();
+  constexpr int kTileElems = kTile * padded<HD>();
   const int64_t q0 = int64_t(blockIdx.x) * kTile, h = blockIdx.y, b = blockIdx.z;
   const int64_t kvh = h / (d.heads / d.kvHeads);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
@@ -184,14 +219,25 @@ __global__ void __launch_bounds__(kFlashThreads)
   float rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.0f, 0.0f};
   const float scaleLog2 = d.scale * kLog2e;
   const int64_t kEnd = d.causal ? min(d.tk, q0 + kTile) : d.tk;
-  for (int64_t k0 = 0; k0 < kEnd; k0 += kTile) {
-    __syncthreads(); // every warp is done with the previous key tile
+  auto prefetch = [&](int64_t k0, int buffer) {
     const int64_t kvBase = ((b * d.tk + k0) * d.kvHeads + kvh) * HD;
-    loadTile<HD>(sK, k + kvBase, kStride, d.tk - k0);
-    loadTileTransposed<HD>(sVt, v + kvBase, kStride, d.tk - k0);
-    __syncthreads();
+    loadTileAsync<HD>(sKV + (2 * buffer) * kTileElems, k + kvBase, kStride, d.tk - k0);
+    loadTileAsync<HD>(sKV + (2 * buffer + 1) * kTileElems, v + kvBase, kStride, d.tk - k0);
+    asyncCommit();
+  };
+  prefetch(0, 0);
+  for (int64_t k0 = 0, tile = 0; k0 < kEnd; k0 += kTile, ++tile) {
+    const int buffer = int(tile & 1);
+    if (k0 + kTile < kEnd) {
+      prefetch(k0 + kTile, buffer ^ 1); // that buffer was released at the end of the last tile
+      asyncWait<1>();
+    } else {
+      asyncWait<0>();
+    }
+    __syncthreads(); // this tile's copies, from every thread, have landed
+    const bf16 *sK = sKV + (2 * buffer) * kTileElems, *sV = sKV + (2 * buffer + 1) * kTileElems;
     float s[8][4];
-    productWithTileRows<HD>(s, qf, sK, g, t);
+    productWithTileRows<HD>(s, qf, sK, lane);
     float newMax[2] = {rowMax[0], rowMax[1]};
     #pragma unroll
     for (int nt = 0; nt < 8; ++nt)
@@ -229,7 +275,8 @@ __global__ void __launch_bounds__(kFlashThreads)
       o[nt][2] *= correction[1];
       o[nt][3] *= correction[1];
     }
-    accumulateProduct<HD>(o, s, sVt, g, t);
+    accumulateProduct<HD>(o, s, sV, lane);
+    __syncthreads(); // every warp is done with this buffer before it is refilled
   }
   float inverse[2];
   #pragma unroll
@@ -266,63 +313,78 @@ __global__ void __launch_bounds__(kFlashThreads)
                            const bf16 *dout, const float *lse, const float *delta,
                            AttentionDims d) {
   extern __shared__ __align__(16) unsigned char smem[];
-  bf16 *sQ = reinterpret_cast<bf16 *>(smem);       // first K, then each query tile
-  bf16 *sDO = sQ + kTile * padded<HD>();           // first V, then each dout tile
-  bf16 *sQt = sDO + kTile * padded<HD>();
-  bf16 *sDOt = sQt + HD * padded<kTile>();
-  float *sLse = reinterpret_cast<float *>(sDOt + HD * padded<kTile>());
-  float *sDelta = sLse + kTile;
+  // Two buffers of (query tile, dout tile, their log-sum-exp and delta): the next pair loads
+  // while this one computes. K and V pass through the first buffer on their way to registers.
+  constexpr int kTileElems = kTile * padded<HD>();
+  bf16 *sTiles = reinterpret_cast<bf16 *>(smem);
+  float *sStats = reinterpret_cast<float *>(sTiles + 4 * kTileElems);
   const int64_t k0 = int64_t(blockIdx.x) * kTile, kvh = blockIdx.y, b = blockIdx.z;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
   const int64_t qStride = d.heads * HD, kStride = d.kvHeads * HD;
   const int64_t kvBase = ((b * d.tk + k0) * d.kvHeads + kvh) * HD;
-  loadTile<HD>(sQ, k + kvBase, kStride, d.tk - k0);
-  loadTile<HD>(sDO, v + kvBase, kStride, d.tk - k0);
+  loadTile<HD>(sTiles, k + kvBase, kStride, d.tk - k0);
+  loadTile<HD>(sTiles + kTileElems, v + kvBase, kStride, d.tk - k0);
   __syncthreads();
   uint32_t kf[HD / 16][4], vf[HD / 16][4];
-  loadRowFragments<HD>(kf, sQ, warp, g, t);
-  loadRowFragments<HD>(vf, sDO, warp, g, t);
+  loadRowFragments<HD>(kf, sTiles, warp, g, t);
+  loadRowFragments<HD>(vf, sTiles + kTileElems, warp, g, t);
+  __syncthreads(); // K and V are in registers: the buffer is free
   const int64_t keys[2] = {k0 + warp * 16 + g, k0 + warp * 16 + g + 8};
   float dK[HD / 8][4] = {}, dV[HD / 8][4] = {};
   const float scaleLog2 = d.scale * kLog2e;
   const int64_t group = d.heads / d.kvHeads;
   const int64_t qStart = d.causal ? (k0 / kTile) * kTile : 0;
-  for (int64_t h = kvh * group; h < (kvh + 1) * group; ++h) {
-    for (int64_t q0 = qStart; q0 < d.tq; q0 += kTile) {
-      __syncthreads(); // done with the previous tiles (and with K and V on the first pass)
-      const int64_t qBase = ((b * d.tq + q0) * d.heads + h) * HD;
-      loadTile<HD>(sQ, q + qBase, qStride, d.tq - q0);
-      loadTile<HD>(sDO, dout + qBase, qStride, d.tq - q0);
-      loadTileTransposed<HD>(sQt, q + qBase, qStride, d.tq - q0);
-      loadTileTransposed<HD>(sDOt, dout + qBase, qStride, d.tq - q0);
-      for (int i = threadIdx.x; i < kTile; i += blockDim.x) {
-        bool valid = q0 + i < d.tq;
-        sLse[i] = valid ? lse[(b * d.heads + h) * d.tq + q0 + i] * kLog2e : 0.0f;
-        sDelta[i] = valid ? delta[(b * d.heads + h) * d.tq + q0 + i] : 0.0f;
-      }
-      __syncthreads();
-      float p[8][4], ds[8][4];
-      productWithTileRows<HD>(p, kf, sQ, g, t);   // S^T: keys x queries
-      productWithTileRows<HD>(ds, vf, sDO, g, t); // dP^T
-      #pragma unroll
-      for (int nt = 0; nt < 8; ++nt)
-        #pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          int c = nt * 8 + t * 2 + (e & 1);
-          int64_t query = q0 + c, key = keys[e >> 1];
-          bool masked = query >= d.tq || key >= d.tk || (d.causal && key > query);
-          float prob = masked ? 0.0f : exp2f(p[nt][e] * scaleLog2 - sLse[c]);
-          p[nt][e] = prob;
-          ds[nt][e] = prob * (ds[nt][e] - sDelta[c]);
-        }
-      accumulateProduct<HD>(dV, p, sDOt, g, t);
-      accumulateProduct<HD>(dK, ds, sQt, g, t);
+  const int64_t queryTiles = (d.tq - qStart + kTile - 1) / kTile, steps = group * queryTiles;
+  // Step i: query head kvh * group + i / queryTiles, query tile i % queryTiles.
+  auto prefetch = [&](int64_t i, int buffer) {
+    const int64_t h = kvh * group + i / queryTiles, q0 = qStart + (i % queryTiles) * kTile;
+    const int64_t qBase = ((b * d.tq + q0) * d.heads + h) * HD;
+    loadTileAsync<HD>(sTiles + (2 * buffer) * kTileElems, q + qBase, qStride, d.tq - q0);
+    loadTileAsync<HD>(sTiles + (2 * buffer + 1) * kTileElems, dout + qBase, qStride, d.tq - q0);
+    asyncCommit();
+    float *stats = sStats + buffer * 2 * kTile;
+    for (int j = threadIdx.x; j < kTile; j += blockDim.x) {
+      bool valid = q0 + j < d.tq;
+      stats[j] = valid ? lse[(b * d.heads + h) * d.tq + q0 + j] * kLog2e : 0.0f;
+      stats[kTile + j] = valid ? delta[(b * d.heads + h) * d.tq + q0 + j] : 0.0f;
     }
+  };
+  if (steps > 0)
+    prefetch(0, 0);
+  for (int64_t i = 0; i < steps; ++i) {
+    const int buffer = int(i & 1);
+    if (i + 1 < steps) {
+      prefetch(i + 1, buffer ^ 1);
+      asyncWait<1>();
+    } else {
+      asyncWait<0>();
+    }
+    __syncthreads();
+    const int64_t q0 = qStart + (i % queryTiles) * kTile;
+    const bf16 *sQ = sTiles + (2 * buffer) * kTileElems, *sDO = sQ + kTileElems;
+    const float *sLse = sStats + buffer * 2 * kTile, *sDelta = sLse + kTile;
+    float p[8][4], ds[8][4];
+    productWithTileRows<HD>(p, kf, sQ, lane);   // S^T: keys x queries
+    productWithTileRows<HD>(ds, vf, sDO, lane); // dP^T
+#pragma unroll
+    for (int nt = 0; nt < 8; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        int c = nt * 8 + t * 2 + (e & 1);
+        int64_t query = q0 + c, key = keys[e >> 1];
+        bool masked = query >= d.tq || key >= d.tk || (d.causal && key > query);
+        float prob = masked ? 0.0f : exp2f(p[nt][e] * scaleLog2 - sLse[c]);
+        p[nt][e] = prob;
+        ds[nt][e] = prob * (ds[nt][e] - sDelta[c]);
+      }
+    accumulateProduct<HD>(dV, p, sDO, lane);
+    accumulateProduct<HD>(dK, ds, sQ, lane);
+    __syncthreads(); // every warp is done with this buffer before it is refilled
   }
-  storeRows<HD>(dk + (b * d.tk * d.kvHeads + kvh) * HD, kStride, dK, keys[0], d.tk, d.scale,
+  storeRows<HD>(dk + b * d.tk * d.dkvStride + kvh * HD, d.dkvStride, dK, keys[0], d.tk, d.scale,
                 d.scale, t);
-  storeRows<HD>(dv + (b * d.tk * d.kvHeads + kvh) * HD, kStride, dV, keys[0], d.tk, 1.0f, 1.0f,
-                t);
+  storeRows<HD>(dv + b * d.tk * d.dkvStride + kvh * HD, d.dkvStride, dV, keys[0], d.tk, 1.0f,
+                1.0f, t);
 }
 
 template <int HD>
@@ -331,23 +393,25 @@ __global__ void __launch_bounds__(kFlashThreads)
                              const bf16 *dout, const float *lse, const float *delta,
                              AttentionDims d) {
   extern __shared__ __align__(16) unsigned char smem[];
-  bf16 *sK = reinterpret_cast<bf16 *>(smem);       // first Q, then each key tile
-  bf16 *sV = sK + kTile * padded<HD>();            // first dout, then each value tile
-  bf16 *sKt = sV + kTile * padded<HD>();
+  // Two buffers of (key tile, value tile): the next pair loads while this one computes. Q and
+  // dout pass through the first buffer on their way to registers.
+  constexpr int kTileElems = kTile * padded<HD>();
+  bf16 *sTiles = reinterpret_cast<bf16 *>(smem);
   const int64_t q0 = int64_t(blockIdx.x) * kTile, h = blockIdx.y, b = blockIdx.z;
   const int64_t kvh = h / (d.heads / d.kvHeads);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
   const int64_t qStride = d.heads * HD, kStride = d.kvHeads * HD;
   const int64_t qBase = ((b * d.tq + q0) * d.heads + h) * HD;
-  loadTile<HD>(sK, q + qBase, qStride, d.tq - q0);
-  loadTile<HD>(sV, dout + qBase, qStride, d.tq - q0);
+  loadTile<HD>(sTiles, q + qBase, qStride, d.tq - q0);
+  loadTile<HD>(sTiles + kTileElems, dout + qBase, qStride, d.tq - q0);
   __syncthreads();
   uint32_t qf[HD / 16][4], df[HD / 16][4];
-  loadRowFragments<HD>(qf, sK, warp, g, t);
-  loadRowFragments<HD>(df, sV, warp, g, t);
+  loadRowFragments<HD>(qf, sTiles, warp, g, t);
+  loadRowFragments<HD>(df, sTiles + kTileElems, warp, g, t);
+  __syncthreads(); // Q and dout are in registers: the buffer is free
   const int64_t rows[2] = {q0 + warp * 16 + g, q0 + warp * 16 + g + 8};
   float rowLse[2], rowDelta[2];
-  #pragma unroll
+#pragma unroll
   for (int r = 0; r < 2; ++r) {
     bool valid = rows[r] < d.tq;
     rowLse[r] = valid ? lse[(b * d.heads + h) * d.tq + rows[r]] * kLog2e : 0.0f;
@@ -356,19 +420,29 @@ __global__ void __launch_bounds__(kFlashThreads)
   float dQ[HD / 8][4] = {};
   const float scaleLog2 = d.scale * kLog2e;
   const int64_t kEnd = d.causal ? min(d.tk, q0 + kTile) : d.tk;
-  for (int64_t k0 = 0; k0 < kEnd; k0 += kTile) {
-    __syncthreads();
+  auto prefetch = [&](int64_t k0, int buffer) {
     const int64_t kvBase = ((b * d.tk + k0) * d.kvHeads + kvh) * HD;
-    loadTile<HD>(sK, k + kvBase, kStride, d.tk - k0);
-    loadTile<HD>(sV, v + kvBase, kStride, d.tk - k0);
-    loadTileTransposed<HD>(sKt, k + kvBase, kStride, d.tk - k0);
+    loadTileAsync<HD>(sTiles + (2 * buffer) * kTileElems, k + kvBase, kStride, d.tk - k0);
+    loadTileAsync<HD>(sTiles + (2 * buffer + 1) * kTileElems, v + kvBase, kStride, d.tk - k0);
+    asyncCommit();
+  };
+  prefetch(0, 0);
+  for (int64_t k0 = 0, tile = 0; k0 < kEnd; k0 += kTile, ++tile) {
+    const int buffer = int(tile & 1);
+    if (k0 + kTile < kEnd) {
+      prefetch(k0 + kTile, buffer ^ 1);
+      asyncWait<1>();
+    } else {
+      asyncWait<0>();
+    }
     __syncthreads();
+    const bf16 *sK = sTiles + (2 * buffer) * kTileElems, *sV = sK + kTileElems;
     float p[8][4], ds[8][4];
-    productWithTileRows<HD>(p, qf, sK, g, t);  // S
-    productWithTileRows<HD>(ds, df, sV, g, t); // dP
-    #pragma unroll
+    productWithTileRows<HD>(p, qf, sK, lane);  // S
+    productWithTileRows<HD>(ds, df, sV, lane); // dP
+#pragma unroll
     for (int nt = 0; nt < 8; ++nt)
-      #pragma unroll
+#pragma unroll
       for (int e = 0; e < 4; ++e) {
         int r = e >> 1;
         int64_t key = k0 + nt * 8 + t * 2 + (e & 1);
@@ -376,19 +450,16 @@ __global__ void __launch_bounds__(kFlashThreads)
         float prob = masked ? 0.0f : exp2f(p[nt][e] * scaleLog2 - rowLse[r]);
         ds[nt][e] = prob * (ds[nt][e] - rowDelta[r]);
       }
-    accumulateProduct<HD>(dQ, ds, sKt, g, t);
+    accumulateProduct<HD>(dQ, ds, sK, lane);
+    __syncthreads(); // every warp is done with this buffer before it is refilled
   }
-  storeRows<HD>(dq + (b * d.tq * d.heads + h) * HD, qStride, dQ, rows[0], d.tq, d.scale, d.scale,
-                t);
+  storeRows<HD>(dq + b * d.tq * d.dqStride + h * HD, d.dqStride, dQ, rows[0], d.tq, d.scale,
+                d.scale, t);
 }
 
-template <int HD> constexpr int forwardSmem() {
-  return (2 * kTile * padded<HD>() + HD * padded<kTile>()) * 2;
-}
-template <int HD> constexpr int keySmem() {
-  return (2 * kTile * padded<HD>() + 2 * HD * padded<kTile>()) * 2 + 2 * kTile * 4;
-}
-template <int HD> constexpr int querySmem() { return forwardSmem<HD>(); }
+template <int HD> constexpr int forwardSmem() { return 5 * kTile * padded<HD>() * 2; }
+template <int HD> constexpr int keySmem() { return 4 * kTile * padded<HD>() * 2 + 4 * kTile * 4; }
+template <int HD> constexpr int querySmem() { return 4 * kTile * padded<HD>() * 2; }
 
 template <int HD>
 void flashForward(bf16 *out, float *lse, const bf16 *q, const bf16 *k, const bf16 *v,
@@ -438,6 +509,12 @@ struct SimpleShape {
   }
   __device__ int64_t lastKey(int64_t t) const {
     return d.causal ? (t < d.tk - 1 ? t : d.tk - 1) : d.tk - 1;
+  }
+  __device__ int64_t dqRow(int64_t b, int64_t t, int64_t h) const {
+    return (b * d.tq + t) * d.dqStride + h * d.hd;
+  }
+  __device__ int64_t dkvRow(int64_t b, int64_t s, int64_t kvh) const {
+    return (b * d.tk + s) * d.dkvStride + kvh * d.hd;
   }
 };
 
@@ -498,7 +575,7 @@ __global__ void simpleQueryGradKernel(T *dq, const T *q, const T *k, const T *v,
       for (int64_t j = 0; j < d.hd; ++j)
         acc[j] += ds * ld(kr + j);
     }
-    T *dqr = dq + sh.qRow(b, t, h);
+    T *dqr = dq + sh.dqRow(b, t, h);
     for (int64_t j = 0; j < d.hd; ++j)
       st(dqr + j, acc[j]);
   }
@@ -530,7 +607,7 @@ __global__ void simpleKeyGradKernel(T *dk, T *dv, const T *q, const T *k, const 
           dkAcc[j] += ds * ld(qr + j);
         }
       }
-    T *dkr = dk + sh.kvRow(b, s, kvh), *dvr = dv + sh.kvRow(b, s, kvh);
+    T *dkr = dk + sh.dkvRow(b, s, kvh), *dvr = dv + sh.dkvRow(b, s, kvh);
     for (int64_t j = 0; j < d.hd; ++j) {
       st(dkr + j, dkAcc[j]);
       st(dvr + j, dvAcc[j]);
@@ -547,7 +624,7 @@ AttentionDims attentionDims(int64_t batch, int64_t tq, int64_t tk, int64_t heads
     std::exit(1);
   }
   float s = float(scale == 0 ? 1.0 / std::sqrt(double(hd)) : scale);
-  return {batch, tq, tk, heads, kvHeads, hd, causal, s};
+  return {batch, tq, tk, heads, kvHeads, hd, causal, s, heads * hd, kvHeads * hd};
 }
 
 } // namespace
@@ -575,8 +652,12 @@ template <typename T>
 void attentionGrad(T *dq, T *dk, T *dv, const T *q, const T *k, const T *v, const T *out,
                    const T *dout, const float *lse, int64_t batch, int64_t tq, int64_t tk,
                    int64_t heads, int64_t kvHeads, int64_t hd, bool causal, double scale,
-                   void *scratch) {
+                   void *scratch, int64_t dqRowStride, int64_t dkvRowStride) {
   AttentionDims d = attentionDims(batch, tq, tk, heads, kvHeads, hd, causal, scale);
+  if (dqRowStride)
+    d.dqStride = dqRowStride;
+  if (dkvRowStride)
+    d.dkvStride = dkvRowStride;
   auto *delta = static_cast<float *>(scratch);
   attentionDeltaKernel<<<blocksFor(batch * heads * tq * 32), kThreads>>>(delta, out, dout, d);
   launchCheck("attentionGrad (delta)");
@@ -602,7 +683,7 @@ void attentionGrad(T *dq, T *dk, T *dv, const T *q, const T *k, const T *v, cons
                              int64_t, int64_t, int64_t, int64_t, bool, double);                   \
   template void attentionGrad<T>(T *, T *, T *, const T *, const T *, const T *, const T *,       \
                                  const T *, const float *, int64_t, int64_t, int64_t, int64_t,    \
-                                 int64_t, int64_t, bool, double, void *);
+                                 int64_t, int64_t, bool, double, void *, int64_t, int64_t);
 INGOT_FOR_T(INGOT_INST_ATTENTION)
 
 } // namespace ingot::cuda

@@ -105,9 +105,33 @@ __global__ void binaryKernel(Binary op, O *out, const A *a, const B *b, int rank
   }
 }
 
+/// The layouts every model has, with the index arithmetic known at compile time: each thread
+/// takes kVec consecutive elements (a is laid out as the output; b as well, or a trailing block
+/// of `period` elements repeated, such as a bias). The strided kernel above indexes its shape
+/// arrays at run time, which puts them in local memory: 20x slower on these.
+constexpr int kVec = 8;
+template <bool BPeriodic, typename O, typename A, typename B>
+__global__ void binaryVecKernel(Binary op, O *out, const A *a, const B *b, int64_t period,
+                                int64_t n) {
+  for (int64_t base = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) * kVec; base < n;
+       base += int64_t(gridDim.x) * blockDim.x * kVec) {
+    int64_t bBase = BPeriodic ? base % period : base;
+#pragma unroll
+    for (int j = 0; j < kVec; ++j)
+      if (base + j < n)
+        st(out + base + j, applyBinary(op, ld(a + base + j), ld(b + bBase + j)));
+  }
+}
+
 template <typename O, typename X>
 __global__ void unaryKernel(Unary op, O *out, const X *x, int64_t n) {
-  INGOT_GRID_LOOP(i, n) { st(out + i, applyUnary(op, ld(x + i))); }
+  for (int64_t base = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) * 4; base < n;
+       base += int64_t(gridDim.x) * blockDim.x * 4) {
+#pragma unroll
+    for (int j = 0; j < 4; ++j)
+      if (base + j < n)
+        st(out + base + j, applyUnary(op, ld(x + base + j)));
+  }
 }
 
 __device__ float roundToBF16(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
@@ -235,19 +259,50 @@ __global__ void copyAxisKernel(O *out, const X *x, int64_t outer, int64_t axisIn
   }
 }
 
+/// copyAxis with inner == 1 (slices and pads along the last axis, such as q, k, v out of one
+/// projection): kVec consecutive elements of one row per thread.
+template <typename O, typename X>
+__global__ void copyRowsKernel(O *out, const X *x, int64_t outer, int64_t axisIn, int64_t axisOut,
+                               int64_t srcStart, int64_t dstStart, int64_t len) {
+  int64_t vecs = len / kVec;
+  INGOT_GRID_LOOP(e, outer * vecs) {
+    int64_t o = e / vecs, l = (e % vecs) * kVec;
+    const X *src = x + o * axisIn + srcStart + l;
+    O *dst = out + o * axisOut + dstStart + l;
+#pragma unroll
+    for (int j = 0; j < kVec; ++j)
+      st(dst + j, ld(src + j));
+  }
+}
+
 template <typename O>
 __global__ void fillKernel(O *out, int64_t n, float value) {
   INGOT_GRID_LOOP(i, n) { st(out + i, value); }
 }
 
+/// kVec consecutive elements per thread (the loads of a warp cover whole cache lines).
+#define INGOT_VEC_LOOP(base, n)                                                                    \
+  for (int64_t base = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) * kVec; base < (n);        \
+       base += int64_t(gridDim.x) * blockDim.x * kVec)
+
 template <typename O, typename X>
 __global__ void accumulateKernel(O *out, const X *x, int64_t n) {
-  INGOT_GRID_LOOP(i, n) { st(out + i, ld(out + i) + ld(x + i)); }
+  INGOT_VEC_LOOP(base, n) {
+#pragma unroll
+    for (int j = 0; j < kVec; ++j)
+      if (base + j < n)
+        st(out + base + j, ld(out + base + j) + ld(x + base + j));
+  }
 }
 
 template <typename O, typename X>
 __global__ void copyKernel(O *out, const X *x, int64_t n) {
-  INGOT_GRID_LOOP(i, n) { st(out + i, ld(x + i)); }
+  INGOT_VEC_LOOP(base, n) {
+#pragma unroll
+    for (int j = 0; j < kVec; ++j)
+      if (base + j < n)
+        st(out + base + j, ld(x + base + j));
+  }
 }
 
 } // namespace
@@ -256,14 +311,26 @@ template <typename O, typename A, typename B>
 void binary(Binary op, O *out, const A *a, const B *b, int rank, Dims shape, Dims aStrides,
             Dims bStrides) {
   int64_t n = elements(rank, shape);
-  binaryKernel<<<blocksFor(n), kThreads>>>(op, out, a, b, rank, shape,
-                                           operandIndex(rank, shape, aStrides),
-                                           operandIndex(rank, shape, bStrides), n);
+  OperandIndex ia = operandIndex(rank, shape, aStrides), ib = operandIndex(rank, shape, bStrides);
+  // The vector kernels need b's period to be a whole number of vectors.
+  if (ia.mode == 0 && ib.mode == 0) {
+    binaryVecKernel<false><<<blocksFor((n + kVec - 1) / kVec), kThreads>>>(op, out, a, b, 1, n);
+  } else if (ia.mode == 0 && ib.mode == 1 && ib.period % kVec == 0) {
+    binaryVecKernel<true><<<blocksFor((n + kVec - 1) / kVec), kThreads>>>(op, out, a, b,
+                                                                          ib.period, n);
+  } else if (ib.mode == 0 && ia.mode == 1 && ia.period % kVec == 0 && op != Binary::sub &&
+             op != Binary::div) {
+    // Commutative: the periodic operand second.
+    binaryVecKernel<true><<<blocksFor((n + kVec - 1) / kVec), kThreads>>>(op, out, b, a,
+                                                                          ia.period, n);
+  } else {
+    binaryKernel<<<blocksFor(n), kThreads>>>(op, out, a, b, rank, shape, ia, ib, n);
+  }
   launchCheck("binary");
 }
 
 template <typename O, typename X> void unary(Unary op, O *out, const X *x, int64_t n) {
-  unaryKernel<<<blocksFor(n), kThreads>>>(op, out, x, n);
+  unaryKernel<<<blocksFor((n + 3) / 4), kThreads>>>(op, out, x, n);
   launchCheck("unary");
 }
 
@@ -273,7 +340,7 @@ template <typename O, typename X> void cast(O *out, const X *x, int64_t n, bool 
 }
 
 template <typename O, typename X> void convert(O *out, const X *x, int64_t n) {
-  copyKernel<<<blocksFor(n), kThreads>>>(out, x, n);
+  copyKernel<<<blocksFor((n + kVec - 1) / kVec), kThreads>>>(out, x, n);
   launchCheck("convert");
 }
 
@@ -342,8 +409,12 @@ void copyAxis(O *out, const X *x, int64_t outer, int64_t axisIn, int64_t axisOut
               int64_t srcStart, int64_t dstStart, int64_t len, bool zeroOut) {
   if (zeroOut)
     cudaCheck(cudaMemsetAsync(out, 0, sizeof(O) * outer * axisOut * inner));
-  copyAxisKernel<<<blocksFor(outer * len * inner), kThreads>>>(out, x, outer, axisIn, axisOut,
-                                                               inner, srcStart, dstStart, len);
+  if (inner == 1 && len % kVec == 0)
+    copyRowsKernel<<<blocksFor(outer * len / kVec), kThreads>>>(out, x, outer, axisIn, axisOut,
+                                                                srcStart, dstStart, len);
+  else
+    copyAxisKernel<<<blocksFor(outer * len * inner), kThreads>>>(out, x, outer, axisIn, axisOut,
+                                                                 inner, srcStart, dstStart, len);
   launchCheck("copyAxis");
 }
 
@@ -360,12 +431,12 @@ template <typename O> void fill(O *out, int64_t n, double value) {
 }
 
 template <typename O, typename X> void accumulate(O *out, const X *x, int64_t n) {
-  accumulateKernel<<<blocksFor(n), kThreads>>>(out, x, n);
+  accumulateKernel<<<blocksFor((n + kVec - 1) / kVec), kThreads>>>(out, x, n);
   launchCheck("accumulate");
 }
 
 template <typename O, typename X> void copy(O *out, const X *x, int64_t n) {
-  copyKernel<<<blocksFor(n), kThreads>>>(out, x, n);
+  copyKernel<<<blocksFor((n + kVec - 1) / kVec), kThreads>>>(out, x, n);
   launchCheck("copy");
 }
 

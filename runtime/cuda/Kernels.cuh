@@ -68,6 +68,16 @@ void matmul(C *c, const T *a, const T *b, int64_t batch, int64_t m, int64_t n, i
             bool transA, bool transB, int64_t strideA, int64_t strideB, int64_t strideC,
             bool accumulate);
 
+/// What a fused GEMM adds after the product.
+enum class Epilogue { none, bias, geluBias };
+/// d = a x b (+ residual) (+ bias), then GELU (tanh) for geluBias, with aux receiving the
+/// value before the GELU (its backward reads it): one cuBLASLt call with a fused epilogue
+/// (bf16 operands, fp32 accumulation). a, b as in matmul (batch 1); residual is [m, n] like d
+/// (it may be d itself) or null; bias has n elements (bf16) or is null.
+void matmulEpilogue(bf16 *d, const bf16 *a, const bf16 *b, const bf16 *residual,
+                    const bf16 *bias, bf16 *aux, Epilogue epilogue, int64_t m, int64_t n,
+                    int64_t k, bool transA, bool transB);
+
 template <typename T>
 void embedding(T *out, const float *table, const int32_t *ids, int64_t count, int64_t vocab,
                int64_t dim);
@@ -104,24 +114,28 @@ void attention(T *out, float *lse, const T *q, const T *k, const T *v, int64_t b
                int64_t tk, int64_t heads, int64_t kvHeads, int64_t hd, bool causal,
                double scale);
 /// `lse` as written by attention on the same inputs; scratch: scratchBytesAttentionGrad.
+/// dq, dk, dv rows are `dqRowStride` / `dkvRowStride` elements apart (0: packed, heads * hd and
+/// kvHeads * hd), so the three can land side by side in one [batch, t, 3 * dim] gradient.
 template <typename T>
 void attentionGrad(T *dq, T *dk, T *dv, const T *q, const T *k, const T *v, const T *out,
                    const T *dout, const float *lse, int64_t batch, int64_t tq, int64_t tk,
                    int64_t heads, int64_t kvHeads, int64_t hd, bool causal, double scale,
-                   void *scratch);
+                   void *scratch, int64_t dqRowStride = 0, int64_t dkvRowStride = 0);
 
 template <typename T>
 void rope(T *y, const T *x, int64_t batch, int64_t seq, int64_t heads, int64_t hd, double theta,
           bool inverse);
 
-/// loss[0] = mean over rows of (logsumexp(logits[r]) - logits[r, targets[r]]);
-/// scratch: scratchBytesCrossEntropy(rows).
+/// loss[0] = mean over rows of (logsumexp(logits[r]) - logits[r, targets[r]]); rowLse receives
+/// each row's log-sum-exp (rows floats), which crossEntropyGrad reads; scratch:
+/// scratchBytesCrossEntropy(rows).
 template <typename T>
-void crossEntropy(float *loss, const T *logits, const int32_t *targets, int64_t rows,
-                  int64_t classes, void *scratch);
+void crossEntropy(float *loss, float *rowLse, const T *logits, const int32_t *targets,
+                  int64_t rows, int64_t classes, void *scratch);
+/// `rowLse` as written by crossEntropy on the same logits.
 template <typename T>
-void crossEntropyGrad(T *dlogits, const T *logits, const int32_t *targets, const float *dloss,
-                      int64_t rows, int64_t classes);
+void crossEntropyGrad(T *dlogits, const T *logits, const float *rowLse, const int32_t *targets,
+                      const float *dloss, int64_t rows, int64_t classes);
 
 template <typename T>
 void geluGrad(T *dx, const T *x, const T *dy, int64_t n, bool tanhApprox);

@@ -34,7 +34,7 @@ struct LtPlan {
 };
 
 using LtKey = std::tuple<int, int, int64_t, int64_t, int64_t, int64_t, bool, bool, int64_t,
-                         int64_t, int64_t>;
+                         int64_t, int64_t, int, bool>;
 
 struct LtState {
   cublasLtHandle_t handle = nullptr;
@@ -57,10 +57,25 @@ cublasLtMatrixLayout_t layout(cudaDataType type, int64_t rows, int64_t cols, int
   return l;
 }
 
+/// Sets the per-call pointers of a fused epilogue on the plan's descriptor.
+void setEpiloguePointers(const LtPlan &plan, Epilogue epilogue, const void *bias, void *aux) {
+  if (epilogue == Epilogue::none)
+    return;
+  cublasLtCheck(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
+                                               &bias, sizeof(bias)));
+  if (epilogue == Epilogue::geluBias)
+    cublasLtCheck(cublasLtMatmulDescSetAttribute(
+        plan.desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &aux, sizeof(aux)));
+}
+
+/// The descriptors and algorithm of one GEMM shape and epilogue, made on first use. `bias` and
+/// `aux` of the first call are set before the heuristic runs (it reads their alignment).
 const LtPlan &ltPlan(cudaDataType inType, cudaDataType outType, int64_t batch, int64_t m,
                      int64_t n, int64_t k, bool transA, bool transB, int64_t strideA,
-                     int64_t strideB, int64_t strideC) {
-  LtKey key{int(inType), int(outType), batch, m, n, k, transA, transB, strideA, strideB, strideC};
+                     int64_t strideB, int64_t strideC, Epilogue epilogue = Epilogue::none,
+                     bool residual = false, const void *bias = nullptr, void *aux = nullptr) {
+  LtKey key{int(inType), int(outType), batch, m,          n,          k,       transA,
+            transB,      strideA,        strideB, strideC, int(epilogue), residual};
   auto found = lt.plans.find(key);
   if (found != lt.plans.end())
     return found->second;
@@ -81,6 +96,20 @@ const LtPlan &ltPlan(cudaDataType inType, cudaDataType outType, int64_t batch, i
   // Second operand a: column-major [k, m] (ld k), or [m, k] (ld m) read transposed.
   plan.second = transA ? layout(inType, m, k, m, batch, strideA) : layout(inType, k, m, k, batch, strideA);
   plan.out = layout(outType, n, m, n, batch, strideC);
+  if (epilogue != Epilogue::none) {
+    // The bias runs along the output's columns of the row-major view: the rows (n) of cuBLAS's
+    // column-major D.
+    cublasLtEpilogue_t e =
+        epilogue == Epilogue::bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_GELU_AUX_BIAS;
+    cublasLtCheck(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &e,
+                                                 sizeof(e)));
+    if (epilogue == Epilogue::geluBias) {
+      int64_t ld = n;
+      cublasLtCheck(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD,
+                                                   &ld, sizeof(ld)));
+    }
+    setEpiloguePointers(plan, epilogue, bias, aux);
+  }
 
   cublasLtMatmulPreference_t preference;
   cublasLtCheck(cublasLtMatmulPreferenceCreate(&preference));
@@ -95,8 +124,8 @@ const LtPlan &ltPlan(cudaDataType inType, cudaDataType outType, int64_t batch, i
   if (count == 0) {
     std::fflush(stdout);
     std::fprintf(stderr, "error: cuBLASLt has no algorithm for a bf16 GEMM of m %lld n %lld k %lld "
-                         "(batch %lld)\n",
-                 (long long)m, (long long)n, (long long)k, (long long)batch);
+                         "(batch %lld, epilogue %d)\n",
+                 (long long)m, (long long)n, (long long)k, (long long)batch, int(epilogue));
     std::exit(1);
   }
   plan.algo = result.algo;
@@ -131,6 +160,19 @@ void matmul(C *c, const T *a, const T *b, int64_t batch, int64_t m, int64_t n, i
                                  &beta, c, plan.out, c, plan.out, &plan.algo, lt.workspace,
                                  kWorkspaceBytes, 0));
   }
+}
+
+void matmulEpilogue(bf16 *d, const bf16 *a, const bf16 *b, const bf16 *residual,
+                    const bf16 *bias, bf16 *aux, Epilogue epilogue, int64_t m, int64_t n,
+                    int64_t k, bool transA, bool transB) {
+  const float alpha = 1.0f, beta = residual ? 1.0f : 0.0f;
+  const LtPlan &plan = ltPlan(CUDA_R_16BF, CUDA_R_16BF, 1, m, n, k, transA, transB, 0, 0, 0,
+                              epilogue, residual != nullptr, bias, aux);
+  setEpiloguePointers(plan, epilogue, bias, aux);
+  const bf16 *c = residual ? residual : d;
+  cublasLtCheck(cublasLtMatmul(lt.handle, plan.desc, &alpha, b, plan.first, a, plan.second, &beta,
+                               c, plan.out, d, plan.out, &plan.algo, lt.workspace,
+                               kWorkspaceBytes, 0));
 }
 
 template void matmul<float, float>(float *, const float *, const float *, int64_t, int64_t,

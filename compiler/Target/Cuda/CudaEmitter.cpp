@@ -41,7 +41,8 @@ private:
   static constexpr KernelCallStyle kCudaStyle{
       /*target=*/"cuda",         /*calleeSuffix=*/"",          /*floatType=*/"float",
       /*dimsByValue=*/true,      /*scratchArg=*/", scratch(A)", /*lossCopy=*/"copy({0}, {1}, 1);",
-      /*attentionStats=*/true,   /*shadowWeights=*/true};
+      /*keepStats=*/true,        /*foldGradAccumulate=*/true, /*shadowWeights=*/true,
+      /*fuseEpilogues=*/true};
 
   std::string ptrAt(int64_t off) { return calls.ptrAt(off); }
 
@@ -134,14 +135,22 @@ LogicalResult CudaEmitter::emit() {
   int64_t planBytes = plan.memory.getAs<IntegerAttr>("arena_bytes").getInt();
   int64_t scratchOffset = (planBytes + 255) / 256 * 256, scratch = 0;
   module.walk([&](Operation *op) { scratch = std::max(scratch, scratchBytes(op)); });
-  // Each attention's log-sum-exp per query row, kept from the forward to the backward: one
-  // slot per attention op of a function (the largest), after the scratch.
+  // Each attention's and cross-entropy's log-sum-exp per row, kept from the forward to the
+  // backward: one slot per such op of a function (the largest), after the scratch.
   int64_t lseSlot = 0, attentions = 0;
   for (func::FuncOp fn : {plan.forwardBackward, plan.forward}) {
     int64_t count = 0;
-    fn.walk([&](AttentionOp a) {
-      auto q = typeOf(a.getQuery()).getShape();
-      lseSlot = std::max(lseSlot, (q[0] * a.getNumHeads() * q[1] * 4 + 255) / 256 * 256);
+    fn.walk([&](Operation *op) {
+      int64_t rows = 0;
+      if (auto a = llvm::dyn_cast<AttentionOp>(op)) {
+        auto q = typeOf(a.getQuery()).getShape();
+        rows = q[0] * a.getNumHeads() * q[1];
+      } else if (auto c = llvm::dyn_cast<CrossEntropyOp>(op)) {
+        rows = typeOf(c.getTargets()).getNumElements();
+      } else {
+        return;
+      }
+      lseSlot = std::max(lseSlot, (rows * 4 + 255) / 256 * 256);
       ++count;
     });
     attentions = std::max(attentions, count);
@@ -177,7 +186,8 @@ LogicalResult CudaEmitter::emit() {
      << "inline void *scratch(char *arena) { return arena + kScratchOffset; }\n"
      << "inline double *partial(char *arena) {\n"
      << "  return reinterpret_cast<double *>(arena + kScratchOffset);\n}\n"
-     << "// Attention statistics (log-sum-exp per query row), kept from forward to backward.\n"
+     << "// Attention and cross-entropy statistics (log-sum-exp per row), kept from forward to\n"
+     << "// backward.\n"
      << "inline float *lse(char *arena, int i) {\n"
      << "  return reinterpret_cast<float *>(arena + " << lseOffset << "ull + uint64_t(i) * "
      << lseSlot << "ull);\n}\n\n";

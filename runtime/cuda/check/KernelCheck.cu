@@ -122,6 +122,35 @@ void checkMatmul(int64_t batch, int64_t m, int64_t n, int64_t k, bool ta, bool t
   report(std::string(name) + " +=f32", c32.download(), twice, kBf16);
 }
 
+/// The fused epilogues: bias, residual + bias, GELU + bias (with the pre-GELU aux output).
+void checkEpilogues(int64_t m, int64_t n, int64_t k) {
+  auto a = randomValues(m * k), b = randomValues(k * n), res = randomValues(m * n),
+       bias = randomValues(n);
+  Buf<float> af(a.size()), bfl(b.size()), resf(res.size()), biasf(n), prod(m * n), sum(m * n),
+      biased(m * n), act(m * n);
+  Buf<bf16> ah(a.size()), bh(b.size()), resh(res.size()), biash(n), d(m * n), aux(m * n);
+  af.upload(a), bfl.upload(b), resf.upload(res), biasf.upload(bias);
+  ah.upload(a), bh.upload(b), resh.upload(res), biash.upload(bias);
+  ref::matmul(prod.p, af.p, bfl.p, 1, m, n, k, false, false, 0, 0, 0, false);
+  Dims shape{{m, n}}, full{{n, 1}}, row{{0, 1}};
+  ref::binary(Binary::add, biased.p, prod.p, biasf.p, 2, shape, full, row);
+  ref::binary(Binary::add, sum.p, biased.p, resf.p, 2, shape, full, full);
+  ref::unary(Unary::gelu_tanh, act.p, biased.p, m * n);
+  char name[64];
+  std::snprintf(name, sizeof name, " %lldx%lldx%lld", (long long)m, (long long)n, (long long)k);
+  d.poison();
+  matmulEpilogue(d.p, ah.p, bh.p, nullptr, biash.p, nullptr, Epilogue::bias, m, n, k, false, false);
+  report(std::string("matmul + bias") + name, d.download(), biased.download(), kBf16);
+  d.poison();
+  matmulEpilogue(d.p, ah.p, bh.p, resh.p, biash.p, nullptr, Epilogue::bias, m, n, k, false, false);
+  report(std::string("matmul + residual + bias") + name, d.download(), sum.download(), kBf16);
+  d.poison(), aux.poison();
+  matmulEpilogue(d.p, ah.p, bh.p, nullptr, biash.p, aux.p, Epilogue::geluBias, m, n, k, false,
+                 false);
+  report(std::string("gelu(matmul + bias)") + name, d.download(), act.download(), kBf16);
+  report(std::string("gelu(matmul + bias) aux") + name, aux.download(), biased.download(), kBf16);
+}
+
 void checkNorms(int64_t rows, int64_t dim) {
   auto x = randomValues(rows * dim), dy = randomValues(rows * dim);
   auto gamma = randomValues(dim, 0.5f), beta = randomValues(dim, 0.5f);
@@ -185,6 +214,24 @@ void checkAttention(int64_t batch, int64_t t, int64_t heads, int64_t kvHeads, in
   report(std::string(name) + " dq", dq.download(), dqr.download(), kBf16);
   report(std::string(name) + " dk", dk.download(), dkr.download(), kBf16);
   report(std::string(name) + " dv", dv.download(), dvr.download(), kBf16);
+  if (heads != kvHeads)
+    return;
+  // The gradients side by side in one [batch, t, 3 * heads * hd] tensor (q, k, v projections).
+  int64_t width = heads * hd;
+  Buf<bf16> packed(3 * nq);
+  packed.poison();
+  attentionGrad(packed.p, packed.p + width, packed.p + 2 * width, qh.p, kh.p, vh.p, out.p, doh.p,
+                lse.p, batch, t, t, heads, kvHeads, hd, causal, 0.0, scratch.p, 3 * width,
+                3 * width);
+  auto all = packed.download();
+  std::vector<float> parts[3];
+  for (int64_t row = 0; row < batch * t; ++row)
+    for (int part = 0; part < 3; ++part)
+      parts[part].insert(parts[part].end(), all.begin() + (3 * row + part) * width,
+                         all.begin() + (3 * row + part + 1) * width);
+  report(std::string(name) + " packed dq", parts[0], dqr.download(), kBf16);
+  report(std::string(name) + " packed dk", parts[1], dkr.download(), kBf16);
+  report(std::string(name) + " packed dv", parts[2], dvr.download(), kBf16);
 }
 
 void checkCrossEntropy(int64_t rows, int64_t classes) {
@@ -194,12 +241,13 @@ void checkCrossEntropy(int64_t rows, int64_t classes) {
   Buf<float> lf(logits.size()), lossr(1), loss(1), dloss(1), dlr(logits.size());
   Buf<bf16> lh(logits.size()), dl(logits.size());
   Buf<char> scratch(scratchBytesCrossEntropy(rows));
+  Buf<float> rowLse(rows);
   lf.upload(logits), lh.upload(logits), dloss.upload({0.5f});
   loss.poison(), dl.poison();
   ref::crossEntropy(lossr.p, lf.p, targets, rows, classes);
-  crossEntropy(loss.p, lh.p, targets, rows, classes, scratch.p);
+  crossEntropy(loss.p, rowLse.p, lh.p, targets, rows, classes, scratch.p);
   ref::crossEntropyGrad(dlr.p, lf.p, targets, dloss.p, rows, classes);
-  crossEntropyGrad(dl.p, lh.p, targets, dloss.p, rows, classes);
+  crossEntropyGrad(dl.p, lh.p, rowLse.p, targets, dloss.p, rows, classes);
   std::string shape = " " + std::to_string(rows) + "x" + std::to_string(classes);
   report("crossEntropy" + shape, loss.download(), lossr.download(), 1e-5);
   report("crossEntropyGrad" + shape, dl.download(), dlr.download(), kBf16);
@@ -330,6 +378,8 @@ int main(int argc, char **argv) {
   checkMatmul(1, 256, 384, 192, false, true);
   checkMatmul(1, 256, 384, 192, true, false);
   checkMatmul(3, 128, 64, 96, false, false);
+  checkEpilogues(512, 384, 256);
+  checkEpilogues(300, 2304, 768);
   checkNorms(1000, 768);
   checkNorms(257, 1600);
   checkAttention(2, 256, 4, 4, 64, true);
