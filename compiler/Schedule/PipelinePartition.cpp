@@ -243,15 +243,33 @@ void PartitionPass::runOnOperation() {
       r.second = headUnit + 1;
     return r;
   };
+  // Prefix sums over units, and a sparse table for the largest buffer of a range, so the dynamic
+  // program asks for a chunk's memory in constant time (models of hundreds of layers).
+  std::vector<double> paramPrefix(units.size() + 1, 0), activationPrefix(units.size() + 1, 0);
+  for (size_t u = 0; u < units.size(); ++u) {
+    paramPrefix[u + 1] = paramPrefix[u] + unitParamBytes[u];
+    activationPrefix[u + 1] = activationPrefix[u] + units[u].activationBytes;
+  }
+  std::vector<std::vector<double>> widest(1);
+  for (const Unit &unit : units)
+    widest[0].push_back(unit.workspaceBytes);
+  for (size_t span = 1; 2 * span <= units.size(); span *= 2) {
+    const std::vector<double> &prev = widest.back();
+    std::vector<double> next(units.size() - 2 * span + 1);
+    for (size_t u = 0; u < next.size(); ++u)
+      next[u] = std::max(prev[u], prev[u + span]);
+    widest.push_back(std::move(next));
+  }
   auto chunkMemory = [&](int64_t a, int64_t b, int64_t chunk) {
     auto [first, end] = unitRange(a, b);
-    double params = 0, activations = 0, work = 0;
-    for (size_t u = first; u < end; ++u) {
-      params += unitParamBytes[u];
-      activations += units[u].activationBytes;
-      work = std::max(work, units[u].workspaceBytes);
-    }
-    return kStaticCopies * params + double(inFlight[chunk % layout.stages]) * activations + work;
+    size_t level = 0;
+    while ((size_t(2) << level) <= end - first)
+      ++level;
+    double work = std::max(widest[level][first], widest[level][end - (size_t(1) << level)]);
+    return kStaticCopies * (paramPrefix[end] - paramPrefix[first]) +
+           double(inFlight[chunk % layout.stages]) *
+               (activationPrefix[end] - activationPrefix[first]) +
+           work;
   };
   const double inf = std::numeric_limits<double>::infinity();
   // best[k][j]: the slowest chunk when the first j layers form k chunks that each fit.
