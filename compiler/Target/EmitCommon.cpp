@@ -206,18 +206,26 @@ void codegen::emitModelDesc(ModuleOp module, const TargetEmitOptions &options, c
      << ", " << tf("weight_decay") << ", " << tf("clip") << ", \""
      << train.getAs<StringAttr>("lr_schedule").getValue() << "\", "
      << train.getAs<IntegerAttr>("warmup").getInt() << ", " << tf("lr_final") << "},\n";
-  os << "    forwardBackward, forward, optimizerStep,\n" << backendHooks;
+  // The arena hooks are spelled out when the target has none (aggregate initialization is
+  // positional, and more fields follow).
+  os << "    forwardBackward, forward, optimizerStep,\n"
+     << (backendHooks.empty() ? StringRef("    nullptr, nullptr, nullptr, nullptr, nullptr,\n")
+                              : backendHooks);
+  // What the machine must be (ModelDesc's startup block): checked before any work.
+  os << "    /*clusterName=*/\"" << cxxString(options.clusterName) << "\", /*deviceKind=*/\""
+     << cxxString(options.deviceKind) << "\", /*deviceModel=*/\""
+     << cxxString(options.deviceModel) << "\",\n"
+     << "    /*nodes=*/" << options.nodes << ", /*devicesPerNode=*/" << options.devicesPerNode
+     << ", /*checkDevice=*/" << (target == "cuda" ? "ingot_cuda_check_device" : "nullptr")
+     << ",\n";
   // The layout block of ModelDesc, only for multi-rank trainers (one-rank ones leave it zero
-  // and link no Comm backend). The arena hooks before it are spelled out when the target has
-  // none, since aggregate initialization is positional.
+  // and link no Comm backend).
   auto layout = [&](StringRef name) -> int64_t {
     auto a = parallel.getAs<IntegerAttr>(name);
     return a ? std::max<int64_t>(1, a.getInt()) : 1;
   };
   int64_t stages = layout("stages"), data = layout("data");
   if (stages * data > 1) {
-    if (backendHooks.empty())
-      os << "    nullptr, nullptr, nullptr, nullptr, nullptr,\n";
     os << "    /*stages=*/" << stages << ", /*dataParallel=*/" << data << ", "
        << (target == "cuda" ? "ingot::rt::makeNcclComm" : "ingot::rt::makeMpiComm") << ",\n";
   }
@@ -286,6 +294,12 @@ std::string ingot::describeModule(ModuleOp module, const TargetEmitOptions &opti
   dict("ingot.parallel");
   os << ",\n";
   dict("ingot.memory");
+  // What the trainer checks at startup (ModelDesc's startup block).
+  os << ",\n  \"startup\": {\"cluster\": \"" << options.clusterName << "\", \"device_kind\": \""
+     << options.deviceKind << "\", \"device_model\": \"" << options.deviceModel
+     << "\", \"nodes\": " << options.nodes << ", \"devices_per_node\": "
+     << options.devicesPerNode << ", \"ranks\": " << options.nodes * options.devicesPerNode
+     << "}";
   os << "\n}\n";
   return out;
 }

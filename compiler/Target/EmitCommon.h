@@ -28,6 +28,11 @@ struct TargetEmitOptions {
   std::string sourceName;      // the .ingot file, for comments and the manifest
   uint64_t sourceHash = 0;     // FNV-1a of the source and the --set overrides
   std::string compilerVersion;
+  // What the machine must be (ModelDesc's startup block), from the --cluster map; without one,
+  // any device and one rank.
+  std::string clusterName;       // "" without --cluster
+  std::string deviceKind = "any", deviceModel = "any";
+  int64_t nodes = 1, devicesPerNode = 1;
 };
 
 /// The JSON manifest (`--describe`): model, parameter count, memory plan, train and parallel

@@ -281,11 +281,6 @@ static int compile(llvm::SourceMgr &sourceMgr, mlir::MLIRContext &context, llvm:
   }
 
   mlir::PassManager plan(&context);
-  plan.addPass(ingot::createIngotPadSumsToConcat());
-  // The cuda target stores activations as bf16 when the model's precision is bf16 (DESIGN.md,
-  // Numerics); the host target computes and stores f32 (or f64) throughout.
-  if (target == Target::Cuda && !useF64)
-    plan.addPass(ingot::createIngotAssignStorage());
   plan.addPass(ingot::createIngotPlanMemory({/*floatBytes=*/useF64 ? 8 : 4}));
   if (mlir::failed(plan.run(*ir)))
     return 1;
@@ -305,6 +300,13 @@ static int compile(llvm::SourceMgr &sourceMgr, mlir::MLIRContext &context, llvm:
   hostOptions.sourceName = inputFile;
   hostOptions.sourceHash = sourceHash(sourceMgr, sets);
   hostOptions.compilerVersion = INGOT_VERSION;
+  if (cluster) { // the trainer refuses, at startup, a machine that does not match the map
+    hostOptions.clusterName = cluster->name;
+    hostOptions.deviceKind = cluster->deviceKind;
+    hostOptions.deviceModel = cluster->deviceModel;
+    hostOptions.nodes = cluster->nodes;
+    hostOptions.devicesPerNode = cluster->devicesPerNode;
+  }
   std::string program;
   llvm::raw_string_ostream programStream(program);
   if (mlir::failed(target == Target::Cuda

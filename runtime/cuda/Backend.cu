@@ -6,6 +6,8 @@
 //===----------------------------------------------------------------------===//
 #include "cuda/Check.cuh"
 #include "cuda/Kernels.cuh"
+#include "ingot/rt/Model.h"
+#include "src/GpuModel.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -110,3 +112,76 @@ void zeroArena(void *arena, uint64_t offset, uint64_t bytes) {
 }
 
 } // namespace ingot::cuda
+
+//===----------------------------------------------------------------------===//
+// The startup check of this rank's GPU (ModelDesc::checkDevice, runtime/src/Startup.h): the
+// runtime calls it before any work and prints the message it writes.
+//===----------------------------------------------------------------------===//
+
+extern "C" int ingot_cuda_check_device(const ingot::rt::ModelDesc *model, int localRank,
+                                       char *message, uint64_t messageBytes) {
+  auto fail = [&](const char *format, auto... args) {
+    std::snprintf(message, size_t(messageBytes), format, args...);
+    return 1;
+  };
+  char expects[256]; // who expects what follows
+  if (model->clusterName && *model->clusterName)
+    std::snprintf(expects, sizeof(expects), "the cluster map '%s' names", model->clusterName);
+  else
+    std::snprintf(expects, sizeof(expects), "this trainer (built without --cluster) needs");
+  const int built = CUDART_VERSION; // the toolkit this file was compiled with
+
+  // A driver older than the toolkit fails later with an opaque error: say so first.
+  int driver = 0;
+  cudaError_t error = cudaDriverGetVersion(&driver);
+  if (error != cudaSuccess)
+    return fail("cannot read the CUDA driver's version: %s", cudaGetErrorString(error));
+  if (driver == 0)
+    return fail("no CUDA driver is installed; this trainer was built with the CUDA %d.%d toolkit "
+                "and needs a driver for CUDA %d.%d or newer",
+                built / 1000, built % 1000 / 10, built / 1000, built % 1000 / 10);
+  if (driver < built)
+    return fail("the CUDA driver supports CUDA %d.%d, but this trainer was built with the CUDA "
+                "%d.%d toolkit: it needs a driver for CUDA %d.%d or newer",
+                driver / 1000, driver % 1000 / 10, built / 1000, built % 1000 / 10, built / 1000,
+                built % 1000 / 10);
+
+  // Enough GPUs for every rank of this node; more are fine (they stay idle).
+  int count = 0;
+  error = cudaGetDeviceCount(&count);
+  if (error != cudaSuccess && error != cudaErrorNoDevice)
+    return fail("cannot count the GPUs: %s (%s)", cudaGetErrorString(error),
+                cudaGetErrorName(error));
+  if (error == cudaErrorNoDevice)
+    count = 0;
+  const long long perNode = model->devicesPerNode > 0 ? model->devicesPerNode : 1;
+  const char *visible = std::getenv("CUDA_VISIBLE_DEVICES");
+  if (count < perNode || localRank >= count)
+    return fail("%s %lld GPU(s) per node, but %d %s visible to this process (local rank %d; "
+                "CUDA_VISIBLE_DEVICES %s%s%s)",
+                expects, perNode, count, count == 1 ? "is" : "are", localRank,
+                visible ? "is '" : "is not set", visible ? visible : "", visible ? "'" : "");
+
+  cudaDeviceProp properties;
+  error = cudaGetDeviceProperties(&properties, localRank);
+  if (error != cudaSuccess)
+    return fail("cannot read GPU %d's properties: %s", localRank, cudaGetErrorString(error));
+  if (!ingot::rt::deviceModelMatches(model->deviceModel, properties.name))
+    return fail("%s the GPU model '%s', but GPU %d is '%s'", expects, model->deviceModel,
+                localRank, properties.name);
+
+  // The arena is allocated once and never grows: it must fit in what is free now.
+  error = cudaSetDevice(localRank);
+  size_t freeBytes = 0, totalBytes = 0;
+  if (error == cudaSuccess)
+    error = cudaMemGetInfo(&freeBytes, &totalBytes);
+  if (error != cudaSuccess)
+    return fail("cannot read GPU %d's free memory: %s", localRank, cudaGetErrorString(error));
+  if (freeBytes < model->arenaBytes)
+    return fail("the trainer's arena needs %llu bytes (%.2f GiB) on GPU %d ('%s'), but only "
+                "%.2f GiB of its %.2f GiB are free",
+                (unsigned long long)model->arenaBytes, double(model->arenaBytes) / (1 << 30),
+                localRank, properties.name, double(freeBytes) / (1 << 30),
+                double(totalBytes) / (1 << 30));
+  return 0;
+}

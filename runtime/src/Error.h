@@ -4,7 +4,8 @@
 // thrown as an Error carrying the process exit status; runTrainer() catches it, prints
 // "error: <message>" on stderr and returns the status. Nothing in the runtime calls exit().
 //
-//   exit 1  bad input files (data shards, checkpoints), I/O failures
+//   exit 1  bad input files (data shards, checkpoints), I/O failures, a machine that does not
+//           match the manifest (Startup.h)
 //   exit 2  bad command line
 //   exit 3  the training diverged (non-finite loss or gradient norm)
 //

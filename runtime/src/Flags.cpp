@@ -185,7 +185,8 @@ std::string usageText(const ModelDesc &model, const char *argv0) {
                 "--beta1 %g --beta2 %g --eps %g --weight-decay %g --clip %g\n",
                 d.lr, d.lrSchedule ? d.lrSchedule : "constant", (long long)d.warmup, d.lrFinal,
                 d.beta1, d.beta2, d.eps, d.weightDecay, d.clip);
-  out += "exit status: 0 done, 1 bad data/checkpoint or I/O error, 2 bad command line, "
+  out += "exit status: 0 done, 1 bad data/checkpoint, I/O error or a machine that does not "
+         "match the manifest (startup check), 2 bad command line, "
          "3 non-finite loss, 4 communication failure or timeout (multi-rank)\n";
   return out;
 }

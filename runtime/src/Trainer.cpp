@@ -24,6 +24,7 @@
 #include "Init.h"
 #include "Log.h"
 #include "ModelUtil.h"
+#include "Startup.h"
 
 #include <cmath>
 #include <cstdlib>
@@ -340,6 +341,9 @@ int train(const ModelDesc &model, int argc, char **argv, std::unique_ptr<Comm> &
     std::printf("%s\n", model.manifestJson);
     return kExitOk;
   }
+  // The machine against the manifest (rank count, GPU count, model, memory, driver), before
+  // any work: nothing is read, allocated or written on a machine the trainer was not built for.
+  checkStartup(model);
   if (o.threads > 0)
     omp_set_num_threads(o.threads);
   if (o.gradcheck > 0 && std::max(model.stages, 1) * std::max(model.dataParallel, 1) > 1)

@@ -122,6 +122,20 @@ struct ModelDesc {
   void (*copyFromArena)(void *dst, const void *arena, uint64_t offset, uint64_t bytes);
   void (*zeroArena)(void *arena, uint64_t offset, uint64_t bytes);
 
+  // --- What the machine must be: checked at startup, before any work (runtime/src/Startup.cpp,
+  // docs/runtime.md "Startup checks"). From the cluster map given to ingotc --cluster; without
+  // one, any device and one rank. Null or zero (hand-written test models) means the same.
+  const char *clusterName;  // the map's name, or "" without --cluster
+  const char *deviceKind;   // the map's device kind: "gpu", "cpu", or "any"
+  const char *deviceModel;  // the map's device model (e.g. "H100-SXM5-80GB"), or "any"
+  int64_t nodes;            // the job's nodes (0 means 1)
+  int64_t devicesPerNode;   // devices per node, one rank each (0 means 1); ranks = nodes x this
+  /// The backend's check of this process's device (the cuda target's: visible GPU count, GPU
+  /// model, free memory for arenaBytes, driver version); null on the host target, so the host
+  /// runtime never links CUDA. Returns 0 when the device fits; otherwise writes what was
+  /// expected and what was found into `message` and returns non-zero.
+  int (*checkDevice)(const ModelDesc *model, int localRank, char *message, uint64_t messageBytes);
+
   // --- The parallel layout (the model's parallel section, overridden by the cluster map). ---
   // One-rank trainers leave these zero: P = D = 1, and no MPI or NCCL is linked, so they start
   // where neither is installed. `microbatches` above is per replica: one optimizer step trains
@@ -137,5 +151,10 @@ struct ModelDesc {
 
 /// Defined by the generated model file.
 extern "C" const ingot::rt::ModelDesc *ingot_model();
+
+/// ModelDesc::checkDevice of the cuda target (runtime/cuda/Backend.cu); generated cuda trainers
+/// name it, and only they link it.
+extern "C" int ingot_cuda_check_device(const ingot::rt::ModelDesc *model, int localRank,
+                                       char *message, uint64_t messageBytes);
 
 #endif // INGOT_RT_MODEL_H
