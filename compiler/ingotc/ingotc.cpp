@@ -281,6 +281,11 @@ static int compile(llvm::SourceMgr &sourceMgr, mlir::MLIRContext &context, llvm:
   }
 
   mlir::PassManager plan(&context);
+  plan.addPass(ingot::createIngotPadSumsToConcat());
+  // The cuda target stores activations as bf16 when the model's precision is bf16 (DESIGN.md,
+  // Numerics); the host target computes and stores f32 (or f64) throughout.
+  if (target == Target::Cuda && !useF64)
+    plan.addPass(ingot::createIngotAssignStorage());
   plan.addPass(ingot::createIngotPlanMemory({/*floatBytes=*/useF64 ? 8 : 4}));
   if (mlir::failed(plan.run(*ir)))
     return 1;
