@@ -29,6 +29,11 @@ std::optional<sched::PlanSummary> summarizePlan(mlir::ModuleOp module, pipeline:
                                                 std::vector<std::vector<sched::Step>> &programs,
                                                 std::string &error);
 
+/// Runs the collectives of a plan after collective-insert as blocking operations (each start is
+/// the whole operation; a send waits for its receive; a collective over stages for all of
+/// them). Returns "" when every program finishes, else the deadlock: where each stage waits.
+std::string checkBlockingOrder(pipeline::PlanOp plan);
+
 } // namespace ingot
 
 #endif // INGOT_COMPILER_SCHEDULE_PIPELINEPASSES_H

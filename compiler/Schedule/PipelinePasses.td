@@ -87,7 +87,18 @@ def PipelineSimulate : Pass<"pipeline-simulate", "mlir::ModuleOp"> {
     remark on the plan. Programs that can never finish (every waiting stage waits on another)
     are an error naming the step each stage is stuck at. A gate for hand-written or
     transformed plans; pipeline-schedule runs the same check on the programs it writes.
+
+    With `blocking`, it instead checks the collectives of a plan after collective-insert as a
+    runtime with only blocking operations would run them: each `*_start` is the whole
+    operation, a send and its receive must meet (a rendezvous, as MPI and NCCL do for messages
+    past their eager size), and a collective over stages waits for every member. Programs that
+    finish with asynchronous starts and waits may deadlock here; the error names the operation
+    each stage is stuck at.
   }];
+  let options = [
+    Option<"blocking", "blocking", "bool", /*default=*/"false",
+           "Check the collectives as blocking operations (rendezvous send/recv)">,
+  ];
 }
 
 def PipelineOutline : Pass<"pipeline-outline", "mlir::ModuleOp"> {

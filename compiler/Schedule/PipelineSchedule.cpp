@@ -28,12 +28,22 @@ struct SchedulePass : public ingot::impl::PipelineScheduleBase<SchedulePass> {
 };
 
 struct SimulatePass : public ingot::impl::PipelineSimulateBase<SimulatePass> {
+  using PipelineSimulateBase::PipelineSimulateBase;
   void runOnOperation() override {
     ModuleOp module = getOperation();
     PlanOp plan = findPlan(module);
     if (!plan) {
       module.emitError("pipeline-simulate needs a pipeline.plan");
       return signalPassFailure();
+    }
+    if (blocking) {
+      std::string deadlock = checkBlockingOrder(plan);
+      if (!deadlock.empty()) {
+        plan.emitError() << deadlock;
+        return signalPassFailure();
+      }
+      plan.emitRemark() << "the collectives finish as blocking operations";
+      return;
     }
     std::vector<std::vector<sched::Step>> programs;
     std::string error;
