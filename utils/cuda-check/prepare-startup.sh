@@ -51,6 +51,13 @@ build tiny-gpu2 "$tiny" --cluster "$out/maps/gpu2.json"
 # GPT-2 1.5B with 64 sequences of 1024 tokens per micro-batch: an arena of ~350 GiB.
 build big-huge "$root/examples/gpt2/gpt2.ingot" --set layers=48 --set dim=1600 --set heads=25 \
   --set batch=64 --cluster "$out/maps/huge.json"
-cp -L "$(ldd "$out/tiny-any" | awk '/libomp/ {print $3}')" "$out/lib/"
+# Libraries the GPU machine may lack: libomp, and for the 2-GPU trainer NCCL and Open MPI's
+# (its startup check refuses before MPI or NCCL start, but the loader needs them).
+for exe in "$out/tiny-any" "$out/tiny-gpu2"; do
+  [ -x "$exe" ] || continue
+  ldd "$exe" | awk '$3 ~ /^\// {print $3}' |
+    grep -Ev '/(libc|libm|libstdc\+\+|libgcc_s|libpthread|librt|libdl|libcudart|libcublas|libcublasLt)\.so' |
+    xargs -r cp -L -t "$out/lib/"
+done
 cp "$root/utils/cuda-check/startup.sh" "$out/"
 echo "prepared $out: $(cd "$out" && ls tiny-* big-* 2>/dev/null | grep -v txt | tr '\n' ' ')"

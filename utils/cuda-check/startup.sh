@@ -17,7 +17,7 @@ status=0
 trains() {
   local name=$1
   shift
-  timeout 300 env "$@" > "$name.out" 2>&1
+  timeout 120 env "$@" > "$name.out" 2>&1
   local rc=$?
   if [ $rc -eq 0 ] && grep -q "step 2/2" "$name.out"; then
     echo "ok      $name: trained 2 steps"
@@ -26,16 +26,17 @@ trains() {
   fi
 }
 # refuses NAME PATTERN [env...] CMD...: must exit 1 with "startup check:" and PATTERN, no step.
+# (EXIT=4 refuses ...: the Comm bootstrap's refusal of a multi-rank trainer started alone.)
 refuses() {
-  local name=$1 pattern=$2
+  local name=$1 pattern=$2 want=${EXIT:-1}
   shift 2
-  timeout 300 env "$@" > "$name.out" 2>&1
+  timeout 120 env "$@" > "$name.out" 2>&1
   local rc=$?
-  if [ $rc -eq 1 ] && grep -q "startup check:" "$name.out" && grep -qF -- "$pattern" "$name.out" \
-     && ! grep -q "^step 1/" "$name.out"; then
-    echo "ok      $name: $(grep -m1 'startup check:' "$name.out")"
+  if [ $rc -eq "$want" ] && { [ "$want" != 1 ] || grep -q "startup check:" "$name.out"; } \
+     && grep -qF -- "$pattern" "$name.out" && ! grep -q "^step 1/" "$name.out"; then
+    echo "ok      $name: $(grep -m1 'error:' "$name.out")"
   else
-    echo "FAILED  $name: expected a refusal containing '$pattern', exit $rc:"; tail -3 "$name.out"
+    echo "FAILED  $name: expected exit $want and '$pattern', got exit $rc:"; tail -3 "$name.out"
     status=1
   fi
 }
@@ -53,7 +54,10 @@ refuses launcher-of-2 "compiled for 1 rank (no cluster map), but the launcher st
   WORLD_SIZE=2 ./tiny-any "${args[@]}"
 refuses arena-too-large "the trainer's arena needs" ./big-huge "${args[@]}"
 if [ -x tiny-gpu2 ]; then
-  refuses two-gpus-alone "compiled for 2 ranks (cluster map 'gpu2': 1 node(s) x 2 device(s)), but the launcher started 1" \
+  refuses two-gpus-mpirun-np-1 "compiled for 2 ranks (cluster map 'gpu2': 1 node(s) x 2 device(s)), but the launcher started 1 (OMPI_COMM_WORLD_SIZE=1)" \
+    OMPI_COMM_WORLD_SIZE=1 ./tiny-gpu2 "${args[@]}"
+  EXIT=4 refuses two-gpus-alone "this trainer was compiled for 2 ranks" \
+    -u RANK -u WORLD_SIZE -u OMPI_COMM_WORLD_SIZE -u PMIX_RANK -u PMI_RANK -u SLURM_PROCID \
     ./tiny-gpu2 "${args[@]}"
   if [ "$gpus" -lt 2 ]; then
     refuses two-gpus-one-visible "the cluster map 'gpu2' names 2 GPU(s) per node, but 1 is visible" \
