@@ -51,12 +51,13 @@ build tiny-gpu2 "$tiny" --cluster "$out/maps/gpu2.json"
 # GPT-2 1.5B with 64 sequences of 1024 tokens per micro-batch: an arena of ~350 GiB.
 build big-huge "$root/examples/gpt2/gpt2.ingot" --set layers=48 --set dim=1600 --set heads=25 \
   --set batch=64 --cluster "$out/maps/huge.json"
-# Libraries the GPU machine may lack: libomp, and for the 2-GPU trainer NCCL and Open MPI's
-# (its startup check refuses before MPI or NCCL start, but the loader needs them).
+# Libraries the GPU machine may lack: libomp, and for the 2-GPU trainer Open MPI's (its startup
+# check refuses before MPI or NCCL start, but the loader needs them). Not NCCL (~200 MiB, past
+# what a device call carries): startup.sh skips the 2-GPU cases where the GPU machine lacks it.
 for exe in "$out/tiny-any" "$out/tiny-gpu2"; do
   [ -x "$exe" ] || continue
   ldd "$exe" | awk '$3 ~ /^\// {print $3}' |
-    grep -Ev '/(libc|libm|libstdc\+\+|libgcc_s|libpthread|librt|libdl|libcudart|libcublas|libcublasLt)\.so' |
+    grep -Ev '/(libc|libm|libstdc\+\+|libgcc_s|libpthread|librt|libdl|libcudart|libcublas|libcublasLt|libnccl)\.so' |
     xargs -r cp -L -t "$out/lib/"
 done
 cp "$root/utils/cuda-check/startup.sh" "$out/"

@@ -53,7 +53,10 @@ refuses no-gpu-visible "needs 1 GPU(s) per node, but 0 are visible to this proce
 refuses launcher-of-2 "compiled for 1 rank (no cluster map), but the launcher started 2 (WORLD_SIZE=2)" \
   WORLD_SIZE=2 ./tiny-any "${args[@]}"
 refuses arena-too-large "the trainer's arena needs" ./big-huge "${args[@]}"
-if [ -x tiny-gpu2 ]; then
+missing=$( [ -x tiny-gpu2 ] && ldd ./tiny-gpu2 | awk '/not found/ {print $1}' | tr '\n' ' ')
+if [ -x tiny-gpu2 ] && [ -n "$missing" ]; then
+  echo "skipped two-gpus: this machine lacks $missing(the 2-GPU trainer's NCCL or MPI)"
+elif [ -x tiny-gpu2 ]; then
   refuses two-gpus-mpirun-np-1 "compiled for 2 ranks (cluster map 'gpu2': 1 node(s) x 2 device(s)), but the launcher started 1 (OMPI_COMM_WORLD_SIZE=1)" \
     OMPI_COMM_WORLD_SIZE=1 ./tiny-gpu2 "${args[@]}"
   EXIT=4 refuses two-gpus-alone "this trainer was compiled for 2 ranks" \
