@@ -22,6 +22,7 @@
 
 #include <map>
 #include <set>
+#include <tuple>
 
 namespace ingot {
 #define GEN_PASS_DEF_COLLECTIVEINSERT
@@ -40,6 +41,8 @@ struct CollectiveInsertPass : public ingot::impl::CollectiveInsertBase<Collectiv
   void runOnOperation() override;
 };
 
+
+
 bool isCompute(Operation *op) {
   return isa<ForwardOp, BackwardOp, BackwardInputOp, BackwardWeightOp>(op);
 }
@@ -47,6 +50,85 @@ bool isCompute(Operation *op) {
 MemRefType bufferType(Type tensor) {
   auto t = llvm::cast<RankedTensorType>(tensor);
   return MemRefType::get(t.getShape(), t.getElementType());
+}
+
+/// A transfer, the same on both ends: (gradient?, micro-batch, chunk whose step sends it).
+using TransferKey = std::tuple<bool, int64_t, int64_t>;
+
+/// Reorders the pipeline transfer steps of every program for blocking sends and receives: a
+/// global walk runs each stage's compute steps, in their order, as soon as the data they need
+/// has arrived; each transfer is placed right after the step that produces it in the sender's
+/// program and at the receiver's current point in its program. The walk is one execution every
+/// stage can follow at once, so blocking calls in that order always meet.
+LogicalResult orderForBlocking(PlanOp plan) {
+  const int64_t p = plan.getStages(), chunks = p * plan.getChunks();
+  auto stageOf = [&](int64_t c) { return c % p; };
+  std::map<TransferKey, Operation *> sends, recvs;
+  std::vector<std::vector<Operation *>> compute(p);
+  SmallVector<ProgramOp, 4> programs = plan.getProgramOps();
+  for (ProgramOp program : programs)
+    for (Operation &op : program.getBody().front()) {
+      if (isCompute(&op)) {
+        compute[program.getStage()].push_back(&op);
+        continue;
+      }
+      if (!isa<SendActivationOp, SendGradOp, RecvActivationOp, RecvGradOp>(op))
+        continue;
+      TransferKey key{isa<SendGradOp, RecvGradOp>(op),
+                      op.getAttrOfType<IntegerAttr>("microbatch").getInt(),
+                      op.getAttrOfType<IntegerAttr>("chunk").getInt()};
+      (isa<SendActivationOp, SendGradOp>(op) ? sends : recvs)[key] = &op;
+    }
+  std::vector<std::vector<Operation *>> order(p);
+  std::vector<std::set<TransferKey>> arrived(p);
+  std::vector<size_t> next(p, 0);
+  size_t remaining = 0;
+  for (auto &steps : compute)
+    remaining += steps.size();
+  while (remaining > 0) {
+    bool progressed = false;
+    for (int64_t s = 0; s < p; ++s) {
+      while (next[s] < compute[s].size()) {
+        Operation *op = compute[s][next[s]];
+        int64_t k = op->getAttrOfType<IntegerAttr>("microbatch").getInt();
+        int64_t c = op->getAttrOfType<IntegerAttr>("chunk").getInt();
+        bool forward = isa<ForwardOp>(op), weight = isa<BackwardWeightOp>(op);
+        std::optional<TransferKey> needs;
+        if (forward && c > 0 && stageOf(c - 1) != s)
+          needs = TransferKey{false, k, c - 1};
+        if (!forward && !weight && c + 1 < chunks && stageOf(c + 1) != s)
+          needs = TransferKey{true, k, c + 1};
+        if (needs && !arrived[s].count(*needs))
+          break;
+        order[s].push_back(op);
+        ++next[s];
+        --remaining;
+        progressed = true;
+        std::optional<std::pair<TransferKey, int64_t>> gives;
+        if (forward && c + 1 < chunks && stageOf(c + 1) != s)
+          gives = {TransferKey{false, k, c}, stageOf(c + 1)};
+        if (!forward && !weight && c > 0 && stageOf(c - 1) != s)
+          gives = {TransferKey{true, k, c}, stageOf(c - 1)};
+        if (!gives)
+          continue;
+        auto send = sends.find(gives->first), recv = recvs.find(gives->first);
+        if (send == sends.end() || recv == recvs.end())
+          return op->emitError() << "has no transfer step for the data it produces";
+        order[s].push_back(send->second);
+        order[gives->second].push_back(recv->second);
+        arrived[gives->second].insert(gives->first);
+      }
+    }
+    if (!progressed)
+      return plan.emitError() << "the stage programs wait for data no stage sends; they "
+                                 "cannot be ordered for blocking transfers";
+  }
+  for (ProgramOp program : programs) {
+    Block &body = program.getBody().front();
+    for (Operation *op : order[program.getStage()])
+      op->moveBefore(&body, body.end());
+  }
+  return success();
 }
 
 } // namespace
@@ -134,6 +216,9 @@ void CollectiveInsertPass::runOnOperation() {
         .getResult();
   };
 
+  if (blocking && failed(orderForBlocking(plan)))
+    return signalPassFailure();
+
   for (ProgramOp program : plan.getProgramOps()) {
     const int64_t stage = program.getStage();
     Block &body = program.getBody().front();
@@ -166,10 +251,16 @@ void CollectiveInsertPass::runOnOperation() {
         for (auto [i, type] : llvm::enumerate(types)) {
           Value buf = buffer(b, grad ? "activation_grad" : "activation", bufferType(type), k, c,
                              types.size() > 1 ? std::optional<int64_t>(i) : std::nullopt);
-          endTokens.push_back(coll::SendStartOp::create(b, loc, token, pp, buf, b.getI64IntegerAttr(peer)).getToken());
+          Value sent =
+              coll::SendStartOp::create(b, loc, token, pp, buf, b.getI64IntegerAttr(peer))
+                  .getToken();
+          if (blocking)
+            coll::WaitOp::create(b, loc, ValueRange{sent});
+          else
+            endTokens.push_back(sent);
         }
       } else {
-        OpBuilder early(previousCompute ? previousCompute : op);
+        OpBuilder early(receiveEarly && !blocking && previousCompute ? previousCompute : op);
         SmallVector<Value> tokens;
         for (auto [i, type] : llvm::enumerate(types)) {
           Value buf = buffer(early, grad ? "activation_grad" : "activation", bufferType(type), k,
@@ -206,7 +297,8 @@ void CollectiveInsertPass::runOnOperation() {
       for (auto &[after, group] : finalAfter) {
         // After the step's own sends: the next stage waits for those, nobody for the buckets.
         Block::iterator at = std::next(after->getIterator());
-        while (at != after->getBlock()->end() && isa<BufferOp, coll::SendStartOp>(*at))
+        while (at != after->getBlock()->end() &&
+               isa<BufferOp, coll::SendStartOp, coll::WaitOp>(*at))
           ++at;
         OpBuilder b = OpBuilder(after->getBlock(), at);
         int64_t chunk = after->getAttrOfType<IntegerAttr>("chunk").getInt();

@@ -70,10 +70,23 @@ def CollectiveInsert : Pass<"collective-insert", "mlir::ModuleOp"> {
       the squared gradient norms are summed over `@pp` for global clipping, and every rank
       agrees on whether the step is finite (a max over `@world`).
     Communicators are created as `collective.comm` ops at module level.
+
+    With `blocking`, for a runtime whose send and receive block until they meet, the transfers
+    are first reordered across all stages: a global walk runs each stage's compute steps as soon
+    as the data they need has arrived, and places every send right after the step producing it
+    and its receive at the same point of the receiver's program. That order is one that every
+    stage can follow at once, so the programs cannot deadlock (pipeline-simulate=blocking
+    checks it); each transfer is waited as soon as it starts.
   }];
   let options = [
     Option<"bucketBytes", "bucket-bytes", "int64_t", /*default=*/"25 << 20",
            "Largest data-parallel gradient bucket, in bytes">,
+    Option<"receiveEarly", "receive-early", "bool", /*default=*/"true",
+           "Start each receive one compute step before its consumer (false: right before it)">,
+    Option<"blocking", "blocking", "bool", /*default=*/"false",
+           "For a runtime whose send and recv block: order the transfers of all stages so that "
+           "every send meets its receive (each right after the step that produces it), and wait "
+           "for each one at once">,
   ];
   let dependentDialects = ["ingot::pipeline::PipelineDialect",
                            "ingot::collective::CollectiveDialect"];
