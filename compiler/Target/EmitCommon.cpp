@@ -239,6 +239,14 @@ std::string ingot::describeModule(ModuleOp module, const TargetEmitOptions &opti
   int64_t count = 0;
   for (ParamOp p : module.getOps<ParamOp>())
     count += p.getTensorType().getNumElements();
+  // bf16 where ingot-assign-storage narrowed activations (fp32 masters and accumulation).
+  bool bf16 = false;
+  module.walk([&](Operation *op) {
+    if (auto storage = op->getAttrOfType<ArrayAttr>("ingot.storage"))
+      for (Attribute a : storage)
+        bf16 |= llvm::cast<StringAttr>(a).getValue() == "bf16";
+  });
+  const char *computeDtype = options.f64 ? "f64" : bf16 ? "bf16" : "f32";
   os << "{\n  \"model\": \"" << module.getName().value_or("model") << "\",\n"
      << "  \"source\": \"" << llvm::sys::path::filename(options.sourceName) << "\",\n"
      << "  \"source_hash\": \"" << llvm::format_hex(options.sourceHash, 18) << "\",\n"
@@ -262,14 +270,6 @@ std::string ingot::describeModule(ModuleOp module, const TargetEmitOptions &opti
     bool first = true;
     for (NamedAttribute a : attr) {
       os << (first ? "" : ", ") << "\"" << a.getName().getValue() << "\": ";
-  // bf16 where ingot-assign-storage narrowed activations (fp32 masters and accumulation).
-  bool bf16 = false;
-  module.walk([&](Operation *op) {
-    if (auto storage = op->getAttrOfType<ArrayAttr>("ingot.storage"))
-      for (Attribute a : storage)
-        bf16 |= llvm::cast<StringAttr>(a).getValue() == "bf16";
-  });
-  const char *computeDtype = options.f64 ? "f64" : bf16 ? "bf16" : "f32";
       first = false;
       if (auto b = llvm::dyn_cast<BoolAttr>(a.getValue()))
         os << (b.getValue() ? "true" : "false");

@@ -338,10 +338,6 @@ static bool runTool(llvm::StringRef what, llvm::ArrayRef<std::string> args) {
       << "): " << llvm::join(args, " ") << "\n";
   return false;
 }
-  // The cuda target stores activations as bf16 when the model's precision is bf16 (DESIGN.md,
-  // Numerics); the host target computes and stores f32 (or f64) throughout.
-  if (target == Target::Cuda && !useF64)
-    plan.addPass(ingot::createIngotAssignStorage());
 
 /// Compiles the generated program (the host C++ compiler; nvcc first for the cuda target) and
 /// links libingot_rt, found beside this executable (../lib of the build tree or the install
