@@ -55,6 +55,8 @@ static int64_t storedBytes(Value v) {
 
 void KernelCallEmitter::planEpilogues(func::FuncOp fn) {
   gemmFusions.clear();
+  lateGemms.clear();
+  normResiduals.clear();
   fusedAway.clear();
   Block &body = fn.getBody().front();
   DenseMap<Operation *, int64_t> position;
@@ -76,6 +78,29 @@ void KernelCallEmitter::planEpilogues(func::FuncOp fn) {
     return v.hasOneUse() ? *v.getUsers().begin() : nullptr;
   };
   for (Operation &op : body) {
+    // A norm's input gradient joining the residual stream's gradient: dx + r in the kernel.
+    if (llvm::isa<LayerNormGradOp, RmsNormGradOp>(op)) {
+      Value dx = op.getResult(0);
+      auto add = llvm::dyn_cast_or_null<AddOp>(soleUser(dx));
+      if (!add || !adjacent(&op, add) || !storedAsBf16(dx) || !storedAsBf16(add.getResult()))
+        continue;
+      Value r = add.getLhs() == dx ? add.getRhs() : add.getLhs();
+      Range out = range(add.getResult());
+      // The kernel reads each element of x, dy and r before it writes the same element of dx
+      // (and the weight gradients are done by then): dx may be any of them, or apart.
+      auto sameOrApart = [&](Value v) {
+        Range b = range(v);
+        return (b.begin == out.begin && b.end == out.end) || disjoint(b, out);
+      };
+      bool ok = typeOf(r) == typeOf(dx) && storedAsBf16(r) && sameOrApart(r);
+      for (Value in : op.getOperands())
+        ok &= typeOf(in) == typeOf(dx) ? sameOrApart(in) : disjoint(out, range(in));
+      if (ok) {
+        normResiduals[&op] = {add.getResult(), r};
+        fusedAway.insert(add);
+      }
+      continue;
+    }
     auto m = llvm::dyn_cast<MatmulOp>(&op);
     if (!m || !storedAsBf16(m.getResult()) || !storedAsBf16(m.getLhs()))
       continue;
@@ -94,6 +119,41 @@ void KernelCallEmitter::planEpilogues(func::FuncOp fn) {
              typeOf(v).getNumElements() == n;
     };
     auto other = [&](AddOp add, Value v) { return add.getLhs() == v ? add.getRhs() : add.getLhs(); };
+    // The GELU's backward applied to the product (dU = dY . W^T, then gelu_grad(pre, dU)). Other
+    // code may run between the two (the weight gradient's GEMM): nothing it reads or writes
+    // may share the gelu_grad's output buffer, which the fused call writes earlier.
+    // The fused call runs at the gelu_grad (where the plan placed its output), so the GEMM's
+    // operands must survive the code in between (the weight gradient's GEMM): nothing there
+    // may write them.
+    if (auto gg = llvm::dyn_cast_or_null<GeluGradOp>(soleUser(m.getResult()))) {
+      Range out = range(gg.getGradX());
+      SmallVector<Range> reads = {range(m.getLhs()), range(gg.getX())};
+      if (!llvm::isa_and_nonnull<ParamRefOp>(m.getRhs().getDefiningOp()))
+        reads.push_back(range(m.getRhs()));
+      bool ok = gg.getApproximate() == "tanh" && gg.getGradOutput() == m.getResult() &&
+                storedAsBf16(gg.getGradX()) && storedAsBf16(gg.getX());
+      for (Range r : reads)
+        ok &= disjoint(out, r);
+      for (Operation *o = m->getNextNode(); ok && o && o != gg; o = o->getNextNode()) {
+        if (llvm::isa<ParamRefOp, ReshapeOp, ParamGradOp>(o))
+          continue; // no code, or an accumulation into the fp32 gradient region
+        auto product = llvm::dyn_cast<MatmulOp>(o);
+        if (product && soleGradUser(product.getResult()) && style.foldGradAccumulate)
+          continue; // writes only its parameter's gradient
+        for (Value v : o->getResults())
+          for (Range r : reads)
+            ok &= !llvm::isa<RankedTensorType>(v.getType()) || disjoint(range(v), r);
+      }
+      if (ok) {
+        GemmFusion f;
+        f.out = gg.getGradX();
+        f.aux = gg.getX();
+        f.dgelu = true;
+        gemmFusions[m] = f;
+        lateGemms[gg] = m;
+      }
+      continue;
+    }
     auto first = llvm::dyn_cast_or_null<AddOp>(soleUser(m.getResult()));
     if (!first || !adjacent(m, first))
       continue;
@@ -210,6 +270,13 @@ LogicalResult KernelCallEmitter::emitOp(Operation *op) {
     line("// computed by the epilogue of the GEMM above");
     return success();
   }
+  if (auto late = lateGemms.find(op); late != lateGemms.end()) {
+    // This op is the epilogue of a GEMM deferred to here: emit that GEMM, fused.
+    emittingLate = true;
+    LogicalResult result = emitOp(late->second);
+    emittingLate = false;
+    return result;
+  }
   // One call: `name<T>(args)` on the host, `name(args)` on cuda.
   auto call = [&](StringRef name, const auto &args) { line(callee(name) + args.str()); };
   StringRef scratch = style.scratchArg;
@@ -241,6 +308,12 @@ LogicalResult KernelCallEmitter::emitOp(Operation *op) {
                {"sa", broadcastStrides(typeOf(op->getOperand(0)).getShape(), out)},
                {"sb", broadcastStrides(typeOf(op->getOperand(1)).getShape(), out)}});
     return success();
+  };
+  // A norm backward's dx argument, and the residual gradient it adds (", ptr") when fused.
+  auto normGradOutput = [&](Operation *n) -> std::pair<std::string, std::string> {
+    if (auto fused = normResiduals.find(n); fused != normResiduals.end())
+      return {ptr(fused->second.first), ", " + ptr(fused->second.second)};
+    return {ptr(n->getResult(0)), ""};
   };
   auto rowsOf = [](Value x) {
     auto shape = typeOf(x).getShape();
@@ -283,6 +356,10 @@ LogicalResult KernelCallEmitter::emitOp(Operation *op) {
           return failure();
         if (auto fusion = gemmFusions.find(m); fusion != gemmFusions.end()) {
           const GemmFusion &f = fusion->second;
+          if (f.dgelu && !emittingLate) {
+            line("// computed with the GELU's backward below, in one fused GEMM");
+            return success();
+          }
           auto orNull = [&](Value v, bool gemm) {
             return v ? (gemm ? gemmOperand(v) : ptr(v)) : std::string("nullptr");
           };
@@ -292,7 +369,8 @@ LogicalResult KernelCallEmitter::emitOp(Operation *op) {
                              ptr(f.out), gemmOperand(m.getLhs()), gemmOperand(m.getRhs()),
                              orNull(f.residual, false), orNull(f.bias, true),
                              orNull(f.aux, false),
-                             f.aux ? "geluBias" : f.bias ? "bias" : "none", g->rows, g->cols,
+                             f.dgelu ? "dgelu" : f.aux ? "geluBias" : f.bias ? "bias" : "none",
+                             g->rows, g->cols,
                              g->k, g->transA, g->transB));
           return success();
         }
@@ -337,11 +415,12 @@ LogicalResult KernelCallEmitter::emitOp(Operation *op) {
       })
       .Case<LayerNormGradOp>([&](LayerNormGradOp n) {
         auto [rows, dim] = rowsOf(n.getX());
+        auto [dx, residual] = normGradOutput(n);
         call("layerNormGrad",
-             llvm::formatv("({0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}{9});", ptr(n.getGradX()),
+             llvm::formatv("({0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}{9}{10});", dx,
                            ptr(n.getGradGamma()), ptr(n.getGradBeta()), ptr(n.getX()),
                            ptr(n.getGamma()), ptr(n.getGradOutput()), rows, dim,
-                           number(n.getEpsilon().convertToDouble()), scratch));
+                           number(n.getEpsilon().convertToDouble()), scratch, residual));
         return success();
       })
       .Case<RmsNormOp>([&](RmsNormOp n) {
@@ -353,11 +432,12 @@ LogicalResult KernelCallEmitter::emitOp(Operation *op) {
       })
       .Case<RmsNormGradOp>([&](RmsNormGradOp n) {
         auto [rows, dim] = rowsOf(n.getX());
+        auto [dx, residual] = normGradOutput(n);
         call("rmsNormGrad",
-             llvm::formatv("({0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}{8});", ptr(n.getGradX()),
+             llvm::formatv("({0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}{8}{9});", dx,
                            ptr(n.getGradGamma()), ptr(n.getX()), ptr(n.getGamma()),
                            ptr(n.getGradOutput()), rows, dim,
-                           number(n.getEpsilon().convertToDouble()), scratch));
+                           number(n.getEpsilon().convertToDouble()), scratch, residual));
         return success();
       })
       .Case<SoftmaxOp>([&](SoftmaxOp s) {

@@ -111,10 +111,17 @@ private:
     mlir::Value out;               // the value the fused call writes
     mlir::Value residual, bias;    // added to the product (either may be null)
     mlir::Value aux;               // the value before the GELU (GELU epilogues only)
+    bool dgelu = false;            // out = product * gelu'(aux): the GELU's backward
   };
   llvm::DenseMap<mlir::Operation *, GemmFusion> gemmFusions;
+  /// Norm backward ops whose input gradient is added to the residual stream's gradient: the
+  /// kernel writes the sum (first) and reads the residual gradient (second).
+  llvm::DenseMap<mlir::Operation *, std::pair<mlir::Value, mlir::Value>> normResiduals;
   /// The adds and GELUs a GEMM epilogue computes: they emit no call of their own.
   llvm::DenseSet<mlir::Operation *> fusedAway;
+  /// GEMMs emitted late, fused into the op they feed (gelu_grad -> its GEMM).
+  llvm::DenseMap<mlir::Operation *, mlir::Operation *> lateGemms;
+  bool emittingLate = false;
   /// Finds the GEMM epilogues of `fn` whose buffers the memory plan lets fuse.
   void planEpilogues(mlir::func::FuncOp fn);
 

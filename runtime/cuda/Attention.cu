@@ -291,19 +291,27 @@ __global__ void __launch_bounds__(kFlashThreads)
                 inverse[1], t);
 }
 
-/// delta[(b, h, t)] = dout[b, t, h, :] . out[b, t, h, :]: one warp per row.
+/// delta[(b, h, t)] = dout[b, t, h, :] . out[b, t, h, :]: 8 lanes per row, 8 elements each per
+/// step (whole 16-byte rows per lane group), then a fixed butterfly over the 8 lanes.
 template <typename T>
 __global__ void attentionDeltaKernel(float *delta, const T *out, const T *dout, AttentionDims d) {
-  int64_t row = int64_t(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32;
-  if (row >= d.batch * d.heads * d.tq)
-    return;
-  int64_t t = row % d.tq, h = (row / d.tq) % d.heads, b = row / (d.tq * d.heads);
-  int64_t base = ((b * d.tq + t) * d.heads + h) * d.hd;
+  int64_t row = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / 8;
+  int part = threadIdx.x % 8;
+  bool valid = row < d.batch * d.heads * d.tq;
   float acc = 0;
-  for (int64_t j = threadIdx.x % 32; j < d.hd; j += 32)
-    acc += ld(dout + base + j) * ld(out + base + j);
-  acc = warpSum(acc);
-  if (threadIdx.x % 32 == 0)
+  if (valid) {
+    int64_t t = row % d.tq, h = (row / d.tq) % d.heads, b = row / (d.tq * d.heads);
+    int64_t base = ((b * d.tq + t) * d.heads + h) * d.hd;
+    for (int64_t j = part * 8; j < d.hd; j += 64)
+#pragma unroll
+      for (int e = 0; e < 8; ++e)
+        if (j + e < d.hd)
+          acc += ld(dout + base + j + e) * ld(out + base + j + e);
+  }
+#pragma unroll
+  for (int o = 4; o > 0; o >>= 1)
+    acc += __shfl_xor_sync(0xffffffffu, acc, o);
+  if (valid && part == 0)
     delta[row] = acc;
 }
 
@@ -659,7 +667,7 @@ void attentionGrad(T *dq, T *dk, T *dv, const T *q, const T *k, const T *v, cons
   if (dkvRowStride)
     d.dkvStride = dkvRowStride;
   auto *delta = static_cast<float *>(scratch);
-  attentionDeltaKernel<<<blocksFor(batch * heads * tq * 32), kThreads>>>(delta, out, dout, d);
+  attentionDeltaKernel<<<blocksFor(batch * heads * tq * 8), kThreads>>>(delta, out, dout, d);
   launchCheck("attentionGrad (delta)");
   if constexpr (std::is_same_v<T, bf16>) {
     switch (hd) {

@@ -68,12 +68,13 @@ void matmul(C *c, const T *a, const T *b, int64_t batch, int64_t m, int64_t n, i
             bool transA, bool transB, int64_t strideA, int64_t strideB, int64_t strideC,
             bool accumulate);
 
-/// What a fused GEMM adds after the product.
-enum class Epilogue { none, bias, geluBias };
+/// What a fused GEMM does after the product.
+enum class Epilogue { none, bias, geluBias, dgelu };
 /// d = a x b (+ residual) (+ bias), then GELU (tanh) for geluBias, with aux receiving the
-/// value before the GELU (its backward reads it): one cuBLASLt call with a fused epilogue
-/// (bf16 operands, fp32 accumulation). a, b as in matmul (batch 1); residual is [m, n] like d
-/// (it may be d itself) or null; bias has n elements (bf16) or is null.
+/// value before the GELU (its backward reads it); for dgelu, d = (a x b) * gelu'(aux), the
+/// GELU's backward with aux the forward's pre-activation. One cuBLASLt call with a fused
+/// epilogue (bf16 operands, fp32 accumulation). a, b as in matmul (batch 1); residual is
+/// [m, n] like d (it may be d itself) or null; bias has n elements (bf16) or is null.
 void matmulEpilogue(bf16 *d, const bf16 *a, const bf16 *b, const bf16 *residual,
                     const bf16 *bias, bf16 *aux, Epilogue epilogue, int64_t m, int64_t n,
                     int64_t k, bool transA, bool transB);
@@ -90,16 +91,18 @@ void embeddingGrad(float *dtable, const int32_t *ids, const T *dout, int64_t cou
 template <typename T>
 void layerNorm(T *y, const T *x, const float *gamma, const float *beta, int64_t rows,
                int64_t dim, double eps);
-/// scratch: scratchBytesNormGrad(rows, dim).
+/// scratch: scratchBytesNormGrad(rows, dim). With `residual`, dx = residual + the norm's input
+/// gradient (the residual stream's gradient joining it; residual may be dx itself).
 template <typename T>
 void layerNormGrad(T *dx, float *dgamma, float *dbeta, const T *x, const float *gamma,
-                   const T *dy, int64_t rows, int64_t dim, double eps, void *scratch);
+                   const T *dy, int64_t rows, int64_t dim, double eps, void *scratch,
+                   const T *residual = nullptr);
 template <typename T>
 void rmsNorm(T *y, const T *x, const float *gamma, int64_t rows, int64_t dim, double eps);
 /// scratch: scratchBytesNormGrad(rows, dim).
 template <typename T>
 void rmsNormGrad(T *dx, float *dgamma, const T *x, const float *gamma, const T *dy, int64_t rows,
-                 int64_t dim, double eps, void *scratch);
+                 int64_t dim, double eps, void *scratch, const T *residual = nullptr);
 
 template <typename T>
 void softmax(T *y, const T *x, int64_t outer, int64_t axis, int64_t inner);

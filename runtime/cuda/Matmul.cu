@@ -59,11 +59,10 @@ cublasLtMatrixLayout_t layout(cudaDataType type, int64_t rows, int64_t cols, int
 
 /// Sets the per-call pointers of a fused epilogue on the plan's descriptor.
 void setEpiloguePointers(const LtPlan &plan, Epilogue epilogue, const void *bias, void *aux) {
-  if (epilogue == Epilogue::none)
-    return;
-  cublasLtCheck(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
-                                               &bias, sizeof(bias)));
-  if (epilogue == Epilogue::geluBias)
+  if (epilogue == Epilogue::bias || epilogue == Epilogue::geluBias)
+    cublasLtCheck(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
+                                                 &bias, sizeof(bias)));
+  if (epilogue == Epilogue::geluBias || epilogue == Epilogue::dgelu)
     cublasLtCheck(cublasLtMatmulDescSetAttribute(
         plan.desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &aux, sizeof(aux)));
 }
@@ -99,11 +98,12 @@ const LtPlan &ltPlan(cudaDataType inType, cudaDataType outType, int64_t batch, i
   if (epilogue != Epilogue::none) {
     // The bias runs along the output's columns of the row-major view: the rows (n) of cuBLAS's
     // column-major D.
-    cublasLtEpilogue_t e =
-        epilogue == Epilogue::bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_GELU_AUX_BIAS;
+    cublasLtEpilogue_t e = epilogue == Epilogue::bias       ? CUBLASLT_EPILOGUE_BIAS
+                           : epilogue == Epilogue::geluBias ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS
+                                                            : CUBLASLT_EPILOGUE_DGELU;
     cublasLtCheck(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &e,
                                                  sizeof(e)));
-    if (epilogue == Epilogue::geluBias) {
+    if (epilogue == Epilogue::geluBias || epilogue == Epilogue::dgelu) {
       int64_t ld = n;
       cublasLtCheck(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD,
                                                    &ld, sizeof(ld)));

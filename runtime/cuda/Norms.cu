@@ -1,9 +1,10 @@
 //===- Norms.cu - Layer norm and RMS norm, forward and backward -----------===//
 //
 // One warp per row: the row's statistics in fp32 from a fixed-pattern warp reduction, the
-// row read again (from L1/L2) to normalize. The backward writes dx per row and keeps each
-// row's mean and 1/std in scratch; the weight gradients (column sums of dy * xhat and dy) are
-// then reduced in fixed chunks (ColumnSum.cuh), so nothing depends on scheduling.
+// row read again (from L1/L2) to normalize. The backward keeps each row's mean and 1/std in
+// scratch, reduces the weight gradients (column sums of dy * xhat and dy) in fixed chunks
+// (ColumnSum.cuh), so nothing depends on scheduling, and writes dx last, so dx may take the
+// place of x or dy in the memory plan.
 //
 //===----------------------------------------------------------------------===//
 #include "cuda/ColumnSum.cuh"
@@ -55,19 +56,31 @@ __global__ void normKernel(T *y, const T *x, const float *gamma, const float *be
   }
 }
 
-/// dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * gamma (layer norm); the RMS norm
-/// drops the mean(g) term. Saves each row's statistics for the weight gradients.
+/// Each row's mean and 1/std, for the weight gradients and the input gradient.
 template <typename T>
-__global__ void normInputGradKernel(T *dx, RowStats *stats, const T *x, const float *gamma,
-                                    const T *dy, int64_t rows, int64_t dim, float eps, bool rms) {
+__global__ void normStatsKernel(RowStats *stats, const T *x, int64_t rows, int64_t dim,
+                                float eps, bool rms) {
+  int64_t r = int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.x / 32;
+  if (r >= rows)
+    return;
+  RowStats s = warpRowStats(x + r * dim, dim, eps, rms);
+  if (threadIdx.x % 32 == 0)
+    stats[r] = s;
+}
+
+/// dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * gamma (layer norm); the RMS norm
+/// drops the mean(g) term. Each lane reads x[j] and dy[j] before it writes dx[j], so dx may be
+/// x or dy itself (the weight gradients, which read them too, run first).
+template <typename T>
+__global__ void normInputGradKernel(T *dx, const RowStats *stats, const T *x, const float *gamma,
+                                    const T *dy, const T *residual, int64_t rows, int64_t dim,
+                                    bool rms) {
   int64_t r = int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.x / 32;
   if (r >= rows)
     return;
   int lane = threadIdx.x % 32;
   const T *xr = x + r * dim, *dyr = dy + r * dim;
-  RowStats s = warpRowStats(xr, dim, eps, rms);
-  if (lane == 0)
-    stats[r] = s;
+  RowStats s = stats[r];
   float sumG = 0, sumGX = 0;
   for (int64_t j = lane; j < dim; j += 32) {
     float g = ld(dyr + j) * (gamma ? gamma[j] : 1.0f);
@@ -77,10 +90,12 @@ __global__ void normInputGradKernel(T *dx, RowStats *stats, const T *x, const fl
   float meanG = rms ? 0.0f : warpSum(sumG) / float(dim);
   float meanGX = warpSum(sumGX) / float(dim);
   T *dxr = dx + r * dim;
+  const T *res = residual ? residual + r * dim : nullptr;
   for (int64_t j = lane; j < dim; j += 32) {
     float g = ld(dyr + j) * (gamma ? gamma[j] : 1.0f);
     float xhat = (ld(xr + j) - s.mean) * s.rstd;
-    st(dxr + j, s.rstd * (g - meanG - xhat * meanGX));
+    float value = s.rstd * (g - meanG - xhat * meanGX);
+    st(dxr + j, res ? ld(res + j) + value : value);
   }
 }
 
@@ -98,16 +113,19 @@ template <typename T> struct NormWeightGradValue {
 
 template <typename T>
 void normGrad(T *dx, float *dgamma, float *dbeta, const T *x, const float *gamma, const T *dy,
-              int64_t rows, int64_t dim, double eps, void *scratch, bool rms) {
+              const T *residual, int64_t rows, int64_t dim, double eps, void *scratch, bool rms) {
   auto *stats = static_cast<RowStats *>(scratch);
   float *partial = reinterpret_cast<float *>(static_cast<char *>(scratch) +
                                              (rows * sizeof(RowStats) + 255) / 256 * 256);
-  normInputGradKernel<<<unsigned((rows + kRowsPerBlock - 1) / kRowsPerBlock), 32 * kRowsPerBlock>>>(
-      dx, stats, x, gamma, dy, rows, dim, float(eps), rms);
-  launchCheck(rms ? "rmsNormGrad (input)" : "layerNormGrad (input)");
+  unsigned blocks = unsigned((rows + kRowsPerBlock - 1) / kRowsPerBlock);
+  normStatsKernel<<<blocks, 32 * kRowsPerBlock>>>(stats, x, rows, dim, float(eps), rms);
+  launchCheck(rms ? "rmsNormGrad (statistics)" : "layerNormGrad (statistics)");
   columnReduce<2, false>(NormWeightGradValue<T>{x, dy, stats, dim}, dgamma, dbeta, partial, 1,
                          rows, dim, 1.0f, false,
                          rms ? "rmsNormGrad (weights)" : "layerNormGrad (weights)");
+  normInputGradKernel<<<blocks, 32 * kRowsPerBlock>>>(dx, stats, x, gamma, dy, residual, rows,
+                                                      dim, rms);
+  launchCheck(rms ? "rmsNormGrad (input)" : "layerNormGrad (input)");
 }
 
 } // namespace
@@ -122,8 +140,9 @@ void layerNorm(T *y, const T *x, const float *gamma, const float *beta, int64_t 
 
 template <typename T>
 void layerNormGrad(T *dx, float *dgamma, float *dbeta, const T *x, const float *gamma,
-                   const T *dy, int64_t rows, int64_t dim, double eps, void *scratch) {
-  normGrad(dx, dgamma, dbeta, x, gamma, dy, rows, dim, eps, scratch, false);
+                   const T *dy, int64_t rows, int64_t dim, double eps, void *scratch,
+                   const T *residual) {
+  normGrad(dx, dgamma, dbeta, x, gamma, dy, residual, rows, dim, eps, scratch, false);
 }
 
 template <typename T>
@@ -135,19 +154,19 @@ void rmsNorm(T *y, const T *x, const float *gamma, int64_t rows, int64_t dim, do
 
 template <typename T>
 void rmsNormGrad(T *dx, float *dgamma, const T *x, const float *gamma, const T *dy, int64_t rows,
-                 int64_t dim, double eps, void *scratch) {
-  normGrad(dx, dgamma, static_cast<float *>(nullptr), x, gamma, dy, rows, dim, eps, scratch,
-           true);
+                 int64_t dim, double eps, void *scratch, const T *residual) {
+  normGrad(dx, dgamma, static_cast<float *>(nullptr), x, gamma, dy, residual, rows, dim, eps,
+           scratch, true);
 }
 
 #define INGOT_INST_NORMS(T)                                                                        \
   template void layerNorm<T>(T *, const T *, const float *, const float *, int64_t, int64_t,      \
                              double);                                                              \
   template void layerNormGrad<T>(T *, float *, float *, const T *, const float *, const T *,      \
-                                 int64_t, int64_t, double, void *);                                \
+                                 int64_t, int64_t, double, void *, const T *);                     \
   template void rmsNorm<T>(T *, const T *, const float *, int64_t, int64_t, double);              \
   template void rmsNormGrad<T>(T *, float *, const T *, const float *, const T *, int64_t,        \
-                               int64_t, double, void *);
+                               int64_t, double, void *, const T *);
 INGOT_FOR_T(INGOT_INST_NORMS)
 
 } // namespace ingot::cuda

@@ -1,7 +1,7 @@
 //===- Optimizer.cu - AdamW on fp32 master weights -------------------------===//
 //
-// One thread per element, float64 arithmetic as the host target does it (so the fp32 path
-// matches the host bit for bit and the bf16 path differs only by its activations).
+// Float64 arithmetic per element as the host target does it (so the fp32 path matches the host
+// bit for bit and the bf16 path differs only by its activations), four elements per thread.
 //
 //===----------------------------------------------------------------------===//
 #include "cuda/Common.cuh"
@@ -11,18 +11,47 @@
 namespace ingot::cuda {
 namespace {
 
+__device__ __forceinline__ float adamwElement(float &param, float grad, float &m, float &v,
+                                              double lr, double beta1, double beta2, double eps,
+                                              double weightDecay, double correction1,
+                                              double correction2, double gradScale) {
+  double g = double(grad) * gradScale;
+  double mi = beta1 * double(m) + (1 - beta1) * g;
+  double vi = beta2 * double(v) + (1 - beta2) * g * g;
+  m = float(mi);
+  v = float(vi);
+  double p = double(param);
+  double update = (mi / correction1) / (sqrt(vi / correction2) + eps) + weightDecay * p;
+  param = float(p - lr * update);
+  return param;
+}
+
+/// Four elements per thread with 16-byte loads and stores (the arena keeps every tensor
+/// 256-byte aligned); the tail one by one.
 __global__ void adamwKernel(float *param, const float *grad, float *m, float *v, int64_t n,
                             double lr, double beta1, double beta2, double eps, double weightDecay,
                             double correction1, double correction2, double gradScale) {
-  INGOT_GRID_LOOP(i, n) {
-    double g = double(grad[i]) * gradScale;
-    double mi = beta1 * double(m[i]) + (1 - beta1) * g;
-    double vi = beta2 * double(v[i]) + (1 - beta2) * g * g;
-    m[i] = float(mi);
-    v[i] = float(vi);
-    double p = double(param[i]);
-    double update = (mi / correction1) / (sqrt(vi / correction2) + eps) + weightDecay * p;
-    param[i] = float(p - lr * update);
+  int64_t quads = n / 4;
+  INGOT_GRID_LOOP(i, quads) {
+    float4 p = reinterpret_cast<float4 *>(param)[i], mm = reinterpret_cast<float4 *>(m)[i],
+           vv = reinterpret_cast<float4 *>(v)[i];
+    float4 g = reinterpret_cast<const float4 *>(grad)[i];
+    adamwElement(p.x, g.x, mm.x, vv.x, lr, beta1, beta2, eps, weightDecay, correction1,
+                 correction2, gradScale);
+    adamwElement(p.y, g.y, mm.y, vv.y, lr, beta1, beta2, eps, weightDecay, correction1,
+                 correction2, gradScale);
+    adamwElement(p.z, g.z, mm.z, vv.z, lr, beta1, beta2, eps, weightDecay, correction1,
+                 correction2, gradScale);
+    adamwElement(p.w, g.w, mm.w, vv.w, lr, beta1, beta2, eps, weightDecay, correction1,
+                 correction2, gradScale);
+    reinterpret_cast<float4 *>(param)[i] = p;
+    reinterpret_cast<float4 *>(m)[i] = mm;
+    reinterpret_cast<float4 *>(v)[i] = vv;
+  }
+  INGOT_GRID_LOOP(j, n - quads * 4) {
+    int64_t i = quads * 4 + j;
+    adamwElement(param[i], grad[i], m[i], v[i], lr, beta1, beta2, eps, weightDecay, correction1,
+                 correction2, gradScale);
   }
 }
 
@@ -33,7 +62,8 @@ void adamw(float *param, const float *grad, float *m, float *v, int64_t n, doubl
            double gradScale) {
   double correction1 = 1 - std::pow(beta1, double(step));
   double correction2 = 1 - std::pow(beta2, double(step));
-  adamwKernel<<<blocksFor(n), kThreads>>>(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay,
+  adamwKernel<<<blocksFor((n + 3) / 4), kThreads>>>(param, grad, m, v, n, lr, beta1, beta2, eps,
+                                                    weightDecay,
                                           correction1, correction2, gradScale);
   launchCheck("adamw");
 }

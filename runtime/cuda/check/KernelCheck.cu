@@ -149,6 +149,28 @@ void checkEpilogues(int64_t m, int64_t n, int64_t k) {
                  false);
   report(std::string("gelu(matmul + bias)") + name, d.download(), act.download(), kBf16);
   report(std::string("gelu(matmul + bias) aux") + name, aux.download(), biased.download(), kBf16);
+  // The GELU's backward on the product: d = (a x b) * gelu'(pre), pre = the residual values.
+  Buf<float> dgelu(m * n);
+  ref::geluGrad(dgelu.p, resf.p, prod.p, m * n, true);
+  d.poison();
+  matmulEpilogue(d.p, ah.p, bh.p, nullptr, nullptr, resh.p, Epilogue::dgelu, m, n, k, false,
+                 false);
+  report(std::string("matmul * gelu'(aux)") + name, d.download(), dgelu.download(), kBf16);
+  // The same with b stored transposed ([n, k]), as the backward's dY . W^T reads it.
+  Buf<float> bt(b.size()), prodT(m * n), dgeluT(m * n);
+  std::vector<float> bTransposed(b.size());
+  for (int64_t i = 0; i < k; ++i)
+    for (int64_t j = 0; j < n; ++j)
+      bTransposed[j * k + i] = b[i * n + j];
+  bt.upload(bTransposed);
+  Buf<bf16> bth(b.size());
+  bth.upload(bTransposed);
+  ref::matmul(prodT.p, af.p, bt.p, 1, m, n, k, false, true, 0, 0, 0, false);
+  ref::geluGrad(dgeluT.p, resf.p, prodT.p, m * n, true);
+  d.poison();
+  matmulEpilogue(d.p, ah.p, bth.p, nullptr, nullptr, resh.p, Epilogue::dgelu, m, n, k, false,
+                 true);
+  report(std::string("matmul tB * gelu'(aux)") + name, d.download(), dgeluT.download(), kBf16);
 }
 
 void checkNorms(int64_t rows, int64_t dim) {
@@ -177,6 +199,26 @@ void checkNorms(int64_t rows, int64_t dim) {
     }
     std::string name = rms ? "rmsNorm" : "layerNorm";
     report(name + shape, y.download(), yr.download(), kBf16);
+    // The residual stream's gradient joining the norm's input gradient in place.
+    auto expected = dxr.download();
+    for (size_t i = 0; i < expected.size(); ++i)
+      expected[i] += dy[i];
+    Buf<bf16> joined(x.size());
+    joined.upload(dy);
+    if (rms)
+      rmsNormGrad(joined.p, dg.p, xh.p, gf.p, dyh.p, rows, dim, 1e-5, scratch.p, joined.p);
+    else
+      layerNormGrad(joined.p, dg.p, db.p, xh.p, gf.p, dyh.p, rows, dim, 1e-5, scratch.p, joined.p);
+    report(name + "Grad dx + residual" + shape, joined.download(), expected, kBf16);
+    // dx written over x itself (the memory plan may give dx the place of a dead x).
+    Buf<bf16> inPlace(x.size());
+    inPlace.upload(x);
+    if (rms)
+      rmsNormGrad(inPlace.p, dg.p, inPlace.p, gf.p, dyh.p, rows, dim, 1e-5, scratch.p);
+    else
+      layerNormGrad(inPlace.p, dg.p, db.p, inPlace.p, gf.p, dyh.p, rows, dim, 1e-5, scratch.p);
+    report(name + "Grad dx over x" + shape, inPlace.download(), dxr.download(), kBf16);
+    report(name + "Grad dgamma (dx over x)" + shape, dg.download(), dgr.download(), kBf16);
     report(name + "Grad dx" + shape, dx.download(), dxr.download(), kBf16);
     report(name + "Grad dgamma" + shape, dg.download(), dgr.download(), kBf16);
     if (!rms)
