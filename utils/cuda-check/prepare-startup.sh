@@ -41,6 +41,7 @@ build() { # NAME [ingotc flags...]: the trainer, or NAME.build.txt saying why in
   if "$ingotc" --target=cuda "$@" -o "$out/$name" > "$out/$name.build.txt" 2>&1; then
     rm -f "$out/$name.build.txt"
   else
+    rm -f "$out/$name" "$out/$name.cu" "$out/$name.o" # what a failed build leaves
     echo "prepare-startup.sh: ingotc could not build $name: $(grep -m1 error "$out/$name.build.txt")"
   fi
 }
