@@ -205,7 +205,9 @@ __global__ void __launch_bounds__(kFlashThreads)
   bf16 *sQ = reinterpret_cast<bf16 *>(smem);
   bf16 *sKV = sQ + kTile * padded<HD>();
   constexpr int kTileElems = kTile * padded<HD>();
-  const int64_t q0 = int64_t(blockIdx.x) * kTile, h = blockIdx.y, b = blockIdx.z;
+  // Causal query tiles far down the sequence see the most keys: they go first (blockIdx.x 0),
+  // so the short tiles fill the tail of the grid instead of the long ones.
+  const int64_t q0 = int64_t(gridDim.x - 1 - blockIdx.x) * kTile, h = blockIdx.y, b = blockIdx.z;
   const int64_t kvh = h / (d.heads / d.kvHeads);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
   const int64_t qStride = d.heads * HD, kStride = d.kvHeads * HD;
@@ -405,7 +407,9 @@ __global__ void __launch_bounds__(kFlashThreads)
   // dout pass through the first buffer on their way to registers.
   constexpr int kTileElems = kTile * padded<HD>();
   bf16 *sTiles = reinterpret_cast<bf16 *>(smem);
-  const int64_t q0 = int64_t(blockIdx.x) * kTile, h = blockIdx.y, b = blockIdx.z;
+  // Causal query tiles far down the sequence see the most keys: they go first (blockIdx.x 0),
+  // so the short tiles fill the tail of the grid instead of the long ones.
+  const int64_t q0 = int64_t(gridDim.x - 1 - blockIdx.x) * kTile, h = blockIdx.y, b = blockIdx.z;
   const int64_t kvh = h / (d.heads / d.kvHeads);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
   const int64_t qStride = d.heads * HD, kStride = d.kvHeads * HD;
