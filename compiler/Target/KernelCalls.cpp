@@ -626,13 +626,13 @@ void KernelCallEmitter::emitNormChecks() {
   line("const double scale = s->clip > 0 && norm > s->clip ? s->clip / norm : 1.0;");
 }
 
-void KernelCallEmitter::emitAdamW(AdamWOp adam) {
+void KernelCallEmitter::emitAdamW(AdamWOp adam, StringRef scaleArg) {
   ParamOp p = plan.param(adam.getName());
   auto off = [&](StringRef key) { return ArenaPlan::paramOffset(p, key); };
   line(llvm::formatv("{0}({1}, {2}, {3}, {4}, {5}, s->lr, s->beta1, s->beta2, s->eps, {6}, "
-                     "s->step, scale); // {7}",
+                     "s->step, {8}); // {7}",
                      callee("adamw"), ptrAt(off("ingot.offset")), ptrAt(off("ingot.grad_offset")),
                      ptrAt(off("ingot.m_offset")), ptrAt(off("ingot.v_offset")),
                      p.getTensorType().getNumElements(),
-                     adam.getWeightDecay() ? "s->weightDecay" : "0.0", p.getSymName()));
+                     adam.getWeightDecay() ? "s->weightDecay" : "0.0", p.getSymName(), scaleArg));
 }

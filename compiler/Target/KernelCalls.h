@@ -86,8 +86,9 @@ public:
   /// The optimizer step after the global norm is in `norm`: record it, return on a non-finite
   /// gradient, and compute the clip factor `scale`.
   void emitNormChecks();
-  /// One AdamW update of `adam`'s parameter with the run-time scalars of `s`.
-  void emitAdamW(AdamWOp adam);
+  /// One AdamW update of `adam`'s parameter with the run-time scalars of `s`; `scaleArg` is the
+  /// last argument (the host's clip factor `scale`, or cuda's device-side step state).
+  void emitAdamW(AdamWOp adam, llvm::StringRef scaleArg = "scale");
 
 private:
   /// `name<T>` or `name`.

@@ -170,10 +170,28 @@ void sumSquares(const float *x, int64_t n, double *partials);
 /// Copies the kSumSquaresBlocks partial sums to the host and adds them in ascending order.
 double sumPartials(const double *partials);
 
+/// The optimizer step's decision, kept on the device so the step never waits for the host:
+/// the global gradient norm, the clip factor the updates apply, and whether the norm is
+/// non-finite (then every update leaves its weights and moments as they are).
+struct DeviceStepState {
+  double norm, scale;
+  int nonFinite;
+};
+/// state = the norm of the partial sums (added in ascending order, as sumPartials does), the
+/// clip factor (clip / norm when clip > 0 and norm > clip, else 1) and the non-finite flag.
+void finishGradNorm(const double *partials, double clip, DeviceStepState *state);
+/// Copies the norm and the flag to the host (once per step, after the updates are queued).
+void readStepState(const DeviceStepState *state, double *norm, bool *nonFinite);
+
 /// One AdamW step, as host::adamw.
 void adamw(float *param, const float *grad, float *m, float *v, int64_t n, double lr,
            double beta1, double beta2, double eps, double weightDecay, int64_t step,
            double gradScale);
+/// The same with the gradient scale read from `state` on the device; no update at all when
+/// state->nonFinite.
+void adamw(float *param, const float *grad, float *m, float *v, int64_t n, double lr,
+           double beta1, double beta2, double eps, double weightDecay, int64_t step,
+           const DeviceStepState *state);
 
 // The backend hooks of ModelDesc (ingot/rt/Model.h): the arena is one cudaMalloc on device 0.
 void *allocArena(uint64_t bytes);

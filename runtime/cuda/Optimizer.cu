@@ -27,10 +27,17 @@ __device__ __forceinline__ float adamwElement(float &param, float grad, float &m
 }
 
 /// Four elements per thread with 16-byte loads and stores (the arena keeps every tensor
-/// 256-byte aligned); the tail one by one.
+/// 256-byte aligned); the tail one by one. With `state`, the gradient scale comes from the
+/// device and a non-finite step updates nothing.
 __global__ void adamwKernel(float *param, const float *grad, float *m, float *v, int64_t n,
                             double lr, double beta1, double beta2, double eps, double weightDecay,
-                            double correction1, double correction2, double gradScale) {
+                            double correction1, double correction2, double gradScale,
+                            const DeviceStepState *state) {
+  if (state) {
+    if (state->nonFinite)
+      return;
+    gradScale = state->scale;
+  }
   int64_t quads = n / 4;
   INGOT_GRID_LOOP(i, quads) {
     float4 p = reinterpret_cast<float4 *>(param)[i], mm = reinterpret_cast<float4 *>(m)[i],
@@ -55,17 +62,53 @@ __global__ void adamwKernel(float *param, const float *grad, float *m, float *v,
   }
 }
 
+__global__ void finishGradNormKernel(const double *partials, double clip,
+                                     DeviceStepState *state) {
+  // One thread, ascending order: the same bits as sumPartials on the host.
+  double total = 0;
+  for (int i = 0; i < kSumSquaresBlocks; ++i)
+    total += partials[i];
+  double norm = sqrt(total);
+  state->norm = norm;
+  state->nonFinite = !isfinite(norm);
+  state->scale = clip > 0 && norm > clip ? clip / norm : 1.0;
+}
+
+void launchAdamw(float *param, const float *grad, float *m, float *v, int64_t n, double lr,
+                 double beta1, double beta2, double eps, double weightDecay, int64_t step,
+                 double gradScale, const DeviceStepState *state) {
+  double correction1 = 1 - std::pow(beta1, double(step));
+  double correction2 = 1 - std::pow(beta2, double(step));
+  adamwKernel<<<blocksFor((n + 3) / 4), kThreads>>>(param, grad, m, v, n, lr, beta1, beta2, eps,
+                                                    weightDecay, correction1, correction2,
+                                                    gradScale, state);
+  launchCheck("adamw");
+}
+
 } // namespace
+
+void finishGradNorm(const double *partials, double clip, DeviceStepState *state) {
+  finishGradNormKernel<<<1, 1>>>(partials, clip, state);
+  launchCheck("finishGradNorm");
+}
+
+void readStepState(const DeviceStepState *state, double *norm, bool *nonFinite) {
+  DeviceStepState host;
+  cudaCheck(cudaMemcpy(&host, state, sizeof(host), cudaMemcpyDeviceToHost));
+  *norm = host.norm;
+  *nonFinite = host.nonFinite != 0;
+}
 
 void adamw(float *param, const float *grad, float *m, float *v, int64_t n, double lr,
            double beta1, double beta2, double eps, double weightDecay, int64_t step,
            double gradScale) {
-  double correction1 = 1 - std::pow(beta1, double(step));
-  double correction2 = 1 - std::pow(beta2, double(step));
-  adamwKernel<<<blocksFor((n + 3) / 4), kThreads>>>(param, grad, m, v, n, lr, beta1, beta2, eps,
-                                                    weightDecay,
-                                          correction1, correction2, gradScale);
-  launchCheck("adamw");
+  launchAdamw(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, step, gradScale, nullptr);
+}
+
+void adamw(float *param, const float *grad, float *m, float *v, int64_t n, double lr,
+           double beta1, double beta2, double eps, double weightDecay, int64_t step,
+           const DeviceStepState *state) {
+  launchAdamw(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, step, 1.0, state);
 }
 
 } // namespace ingot::cuda

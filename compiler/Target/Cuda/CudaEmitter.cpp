@@ -8,7 +8,8 @@
 // start of each pass over the model), shapes and strides travel by value (Dims), and after the
 // plan's arena come a scratch area for the kernels that need one (sized by
 // runtime/cuda/Scratch.h) and one log-sum-exp slot per attention op, kept from the forward to
-// its backward. The gradient norm is reduced on the device and read back once per step.
+// its backward. The gradient norm, the clip factor and the non-finite decision stay on the
+// device (the updates read them there); the host reads the norm once the step is queued.
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/Target/Cuda/CudaEmitter.h"
@@ -95,7 +96,7 @@ int64_t CudaEmitter::scratchBytes(Operation *op) {
     return cuda::scratchBytesReduce(outer, axis, inner);
   }
   if (llvm::isa<GlobalGradNormOp>(op))
-    return cuda::kSumSquaresBlocks * 8;
+    return cuda::kSumSquaresBlocks * 8 + 64; // the partial sums, then the step state
   return 0;
 }
 
@@ -110,15 +111,19 @@ LogicalResult CudaEmitter::emitOptimizer(func::FuncOp fn) {
         return norm.emitError("the cuda target computes the gradient norm over every "
                               "parameter only");
       line("// global gradient norm: float64 sums of squares over fixed chunks of the gradient "
-           "region, added in order on the host");
+           "region, added in order on the device; the clip factor and the non-finite decision "
+           "stay there too, so the step never waits for the host");
       line(llvm::formatv("sumSquares({0}, {1}, partial(A));",
                          ptrAt(plan.memory.getAs<IntegerAttr>("grads_offset").getInt()),
                          plan.memory.getAs<IntegerAttr>("grads_bytes").getInt() / 4));
-      line("const double norm = std::sqrt(sumPartials(partial(A)));");
-      calls.emitNormChecks();
+      line("finishGradNorm(partial(A), s->clip, stepState(A));");
     } else if (auto adam = llvm::dyn_cast<AdamWOp>(op)) {
-      calls.emitAdamW(adam);
-    } else if (!llvm::isa<func::ReturnOp>(op)) {
+      calls.emitAdamW(adam, "stepState(A)"); // no update when the norm is non-finite
+    } else if (llvm::isa<func::ReturnOp>(op)) {
+      line("// the norm and the decision for the log and the --on-nonfinite policy, read once "
+           "the updates are queued");
+      line("readStepState(stepState(A), &s->gradNorm, &s->nonFinite);");
+    } else {
       return op.emitError() << "unexpected '" << op.getName() << "' in @optimizer_step";
     }
   }
@@ -186,6 +191,9 @@ LogicalResult CudaEmitter::emit() {
      << "inline void *scratch(char *arena) { return arena + kScratchOffset; }\n"
      << "inline double *partial(char *arena) {\n"
      << "  return reinterpret_cast<double *>(arena + kScratchOffset);\n}\n"
+     << "inline DeviceStepState *stepState(char *arena) {\n"
+     << "  return reinterpret_cast<DeviceStepState *>(arena + kScratchOffset + "
+     << cuda::kSumSquaresBlocks * 8 << ");\n}\n"
      << "// Attention and cross-entropy statistics (log-sum-exp per row), kept from forward to\n"
      << "// backward.\n"
      << "inline float *lse(char *arena, int i) {\n"

@@ -406,6 +406,32 @@ void checkOptimizer(int64_t n) {
   sumSquares(gf.p, n, partials.p);
   double fast = sumPartials(partials.p), slow = ref::sumPartials(one.p, 1);
   report("sumSquares " + std::to_string(n), {float(fast)}, {float(slow)}, kF32);
+  // The device-side step: the norm, clip factor and decision from the partial sums, then an
+  // update that reads them; a non-finite norm leaves weights and moments untouched.
+  Buf<DeviceStepState> state(1);
+  double clip = 0.5 * std::sqrt(slow);
+  finishGradNorm(partials.p, clip, state.p);
+  double norm;
+  bool nonFinite;
+  readStepState(state.p, &norm, &nonFinite);
+  report("finishGradNorm " + std::to_string(n), {float(norm)}, {float(std::sqrt(slow))}, kF32);
+  Buf<float> p3(n), m3(n), v3(n), p4(n), m4(n), v4(n);
+  p3.upload(p), m3.upload(m), v3.upload(v), p4.upload(p), m4.upload(m), v4.upload(v);
+  ref::adamw(p3.p, g1.p, m3.p, v3.p, n, 6e-4, 0.9, 0.95, 1e-8, 0.1, 7, clip / std::sqrt(slow));
+  adamw(p4.p, g1.p, m4.p, v4.p, n, 6e-4, 0.9, 0.95, 1e-8, 0.1, 7, state.p);
+  report("adamw (device clip factor)", p4.download(), p3.download(), kF32);
+  report("adamw (device clip factor) m", m4.download(), m3.download(), kF32);
+  std::vector<double> nan(kSumSquaresBlocks, 0.0);
+  nan[3] = std::nan("");
+  cudaCheck(cudaMemcpy(partials.p, nan.data(), sizeof(double) * nan.size(), cudaMemcpyHostToDevice));
+  finishGradNorm(partials.p, clip, state.p);
+  readStepState(state.p, &norm, &nonFinite);
+  auto before = p4.download(), beforeM = m4.download();
+  adamw(p4.p, g1.p, m4.p, v4.p, n, 6e-4, 0.9, 0.95, 1e-8, 0.1, 8, state.p);
+  bool untouched = nonFinite && p4.download() == before && m4.download() == beforeM;
+  failures += !untouched;
+  std::printf("| %-44s | %10s | %8s | %s |\n", "adamw skips a non-finite step", "-", "-",
+              untouched ? "pass" : "FAIL");
 }
 
 } // namespace
