@@ -594,6 +594,17 @@ std::unique_ptr<Comm> makeNcclComm(const CommOptions &options) {
                       ": this trainer was compiled for " + std::to_string(options.ranks) +
                       " ranks (its cluster map's layout)");
   }
+  // Startup check: the NCCL library loaded at run time must be the release this trainer was
+  // built against (same major and minor version), or collectives may disagree across ranks.
+  int loaded = 0;
+  if (ncclGetVersion(&loaded) != ncclSuccess)
+    throw CommError("rank " + std::to_string(rank) + " (startup): ncclGetVersion failed");
+  if (loaded / 100 != NCCL_VERSION_CODE / 100)
+    throw CommError("startup check: this trainer was built against NCCL " +
+                    std::to_string(NCCL_MAJOR) + "." + std::to_string(NCCL_MINOR) + "." +
+                    std::to_string(NCCL_PATCH) + " (version code " +
+                    std::to_string(NCCL_VERSION_CODE) + "), but the NCCL library loaded on rank " +
+                    std::to_string(rank) + " reports version code " + std::to_string(loaded));
   int devices = 0;
   if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0)
     throw CommError("rank " + std::to_string(rank) + " (startup): no CUDA device is visible");
