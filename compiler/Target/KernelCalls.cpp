@@ -309,11 +309,40 @@ LogicalResult KernelCallEmitter::emitOp(Operation *op) {
                {"sb", broadcastStrides(typeOf(op->getOperand(1)).getShape(), out)}});
     return success();
   };
-  // A norm backward's dx argument, and the residual gradient it adds (", ptr") when fused.
+  // Whether a norm backward's weight gradients (every result after dx) go straight into their
+  // parameters' gradients: each is read only by its param_grad, which then emits nothing.
+  auto gradFolds = [&](Operation *n) {
+    if (!style.foldGradAccumulate || !llvm::isa_and_nonnull<LayerNormGradOp, RmsNormGradOp>(n))
+      return false;
+    SmallVector<ParamGradOp> grads;
+    for (Value w : n->getResults().drop_front())
+      if (ParamGradOp g = soleGradUser(w); g && w.hasOneUse())
+        grads.push_back(g);
+      else
+        return false;
+    for (ParamGradOp g : grads)
+      foldedGrads.insert(g);
+    return true;
+  };
+  // A norm backward's dx argument, and the trailing arguments: the residual gradient it adds
+  // when fused, and whether its weight gradients go straight into the parameters' gradients.
   auto normGradOutput = [&](Operation *n) -> std::pair<std::string, std::string> {
-    if (auto fused = normResiduals.find(n); fused != normResiduals.end())
-      return {ptr(fused->second.first), ", " + ptr(fused->second.second)};
-    return {ptr(n->getResult(0)), ""};
+    std::string dx = ptr(n->getResult(0)), residual;
+    if (auto fused = normResiduals.find(n); fused != normResiduals.end()) {
+      dx = ptr(fused->second.first);
+      residual = ", " + ptr(fused->second.second);
+    }
+    if (gradFolds(n))
+      residual = (residual.empty() ? std::string(", nullptr") : residual) + ", true";
+    return {dx, residual};
+  };
+  // The weight gradients of a norm backward, each into its parameter's gradient (cuda).
+  auto weightGrad = [&](Value v) {
+    if (ParamGradOp g = style.foldGradAccumulate ? soleGradUser(v) : ParamGradOp()) {
+      if (gradFolds(v.getDefiningOp()))
+        return ptrAt(ArenaPlan::paramOffset(plan.param(g.getName()), "ingot.grad_offset"));
+    }
+    return ptr(v);
   };
   auto rowsOf = [](Value x) {
     auto shape = typeOf(x).getShape();
@@ -418,7 +447,7 @@ LogicalResult KernelCallEmitter::emitOp(Operation *op) {
         auto [dx, residual] = normGradOutput(n);
         call("layerNormGrad",
              llvm::formatv("({0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}{9}{10});", dx,
-                           ptr(n.getGradGamma()), ptr(n.getGradBeta()), ptr(n.getX()),
+                           weightGrad(n.getGradGamma()), weightGrad(n.getGradBeta()), ptr(n.getX()),
                            ptr(n.getGamma()), ptr(n.getGradOutput()), rows, dim,
                            number(n.getEpsilon().convertToDouble()), scratch, residual));
         return success();
@@ -435,7 +464,7 @@ LogicalResult KernelCallEmitter::emitOp(Operation *op) {
         auto [dx, residual] = normGradOutput(n);
         call("rmsNormGrad",
              llvm::formatv("({0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}{8}{9});", dx,
-                           ptr(n.getGradGamma()), ptr(n.getX()), ptr(n.getGamma()),
+                           weightGrad(n.getGradGamma()), ptr(n.getX()), ptr(n.getGamma()),
                            ptr(n.getGradOutput()), rows, dim,
                            number(n.getEpsilon().convertToDouble()), scratch, residual));
         return success();
@@ -592,9 +621,18 @@ LogicalResult KernelCallEmitter::emitOp(Operation *op) {
         StringRef kind = llvm::isa<ReduceSumOp>(op)    ? "sum"
                          : llvm::isa<ReduceMeanOp>(op) ? "mean"
                                                        : "max";
-        call("reduce", llvm::formatv("(Reduce::{0}, {1}, {2}, {3}, {4}, {5}{6});", kind,
-                                     ptr(r.getResult()), ptr(r.getX()), split->outer, split->axis,
-                                     split->inner, scratch));
+        std::string out = ptr(r.getResult()), accumulate;
+        if (ParamGradOp g = style.foldGradAccumulate && llvm::isa<ReduceSumOp>(op)
+                                ? soleGradUser(r.getResult())
+                                : ParamGradOp()) {
+          // A bias gradient: summed straight into the parameter's gradient.
+          out = ptrAt(ArenaPlan::paramOffset(plan.param(g.getName()), "ingot.grad_offset"));
+          accumulate = ", true";
+          foldedGrads.insert(g);
+        }
+        call("reduce", llvm::formatv("(Reduce::{0}, {1}, {2}, {3}, {4}, {5}{6}{7});", kind, out,
+                                     ptr(r.getX()), split->outer, split->axis, split->inner,
+                                     scratch, accumulate));
         return success();
       })
       .Case<ParamGradOp>([&](ParamGradOp g) {

@@ -96,13 +96,16 @@ void layerNorm(T *y, const T *x, const float *gamma, const float *beta, int64_t 
 template <typename T>
 void layerNormGrad(T *dx, float *dgamma, float *dbeta, const T *x, const float *gamma,
                    const T *dy, int64_t rows, int64_t dim, double eps, void *scratch,
-                   const T *residual = nullptr);
+                   const T *residual = nullptr, bool accumulateWeights = false);
 template <typename T>
 void rmsNorm(T *y, const T *x, const float *gamma, int64_t rows, int64_t dim, double eps);
 /// scratch: scratchBytesNormGrad(rows, dim).
+/// With `accumulateWeights`, dgamma (and dbeta) += the weight gradients, straight into the
+/// parameters' gradients.
 template <typename T>
 void rmsNormGrad(T *dx, float *dgamma, const T *x, const float *gamma, const T *dy, int64_t rows,
-                 int64_t dim, double eps, void *scratch, const T *residual = nullptr);
+                 int64_t dim, double eps, void *scratch, const T *residual = nullptr,
+                 bool accumulateWeights = false);
 
 template <typename T>
 void softmax(T *y, const T *x, int64_t outer, int64_t axis, int64_t inner);
@@ -152,10 +155,11 @@ void transpose(O *out, const X *x, int rank, Dims shape, Dims perm);
 template <typename O, typename X>
 void copyAxis(O *out, const X *x, int64_t outer, int64_t axisIn, int64_t axisOut, int64_t inner,
               int64_t srcStart, int64_t dstStart, int64_t len, bool zeroOut);
-/// scratch: scratchBytesReduce(outer, axis, inner).
+/// scratch: scratchBytesReduce(outer, axis, inner). With `accumulate`, out += the reduction
+/// (a bias gradient added straight into the parameter's gradient).
 template <typename O, typename X>
 void reduce(Reduce op, O *out, const X *x, int64_t outer, int64_t axis, int64_t inner,
-            void *scratch);
+            void *scratch, bool accumulate = false);
 template <typename O, typename X>
 void broadcast(O *out, const X *x, int rank, Dims shape, Dims xStrides);
 

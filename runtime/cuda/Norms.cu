@@ -113,7 +113,8 @@ template <typename T> struct NormWeightGradValue {
 
 template <typename T>
 void normGrad(T *dx, float *dgamma, float *dbeta, const T *x, const float *gamma, const T *dy,
-              const T *residual, int64_t rows, int64_t dim, double eps, void *scratch, bool rms) {
+              const T *residual, int64_t rows, int64_t dim, double eps, void *scratch, bool rms,
+              bool accumulateWeights) {
   auto *stats = static_cast<RowStats *>(scratch);
   float *partial = reinterpret_cast<float *>(static_cast<char *>(scratch) +
                                              (rows * sizeof(RowStats) + 255) / 256 * 256);
@@ -121,7 +122,7 @@ void normGrad(T *dx, float *dgamma, float *dbeta, const T *x, const float *gamma
   normStatsKernel<<<blocks, 32 * kRowsPerBlock>>>(stats, x, rows, dim, float(eps), rms);
   launchCheck(rms ? "rmsNormGrad (statistics)" : "layerNormGrad (statistics)");
   columnReduce<2, false>(NormWeightGradValue<T>{x, dy, stats, dim}, dgamma, dbeta, partial, 1,
-                         rows, dim, 1.0f, false,
+                         rows, dim, 1.0f, accumulateWeights,
                          rms ? "rmsNormGrad (weights)" : "layerNormGrad (weights)");
   normInputGradKernel<<<blocks, 32 * kRowsPerBlock>>>(dx, stats, x, gamma, dy, residual, rows,
                                                       dim, rms);
@@ -141,8 +142,9 @@ void layerNorm(T *y, const T *x, const float *gamma, const float *beta, int64_t 
 template <typename T>
 void layerNormGrad(T *dx, float *dgamma, float *dbeta, const T *x, const float *gamma,
                    const T *dy, int64_t rows, int64_t dim, double eps, void *scratch,
-                   const T *residual) {
-  normGrad(dx, dgamma, dbeta, x, gamma, dy, residual, rows, dim, eps, scratch, false);
+                   const T *residual, bool accumulateWeights) {
+  normGrad(dx, dgamma, dbeta, x, gamma, dy, residual, rows, dim, eps, scratch, false,
+           accumulateWeights);
 }
 
 template <typename T>
@@ -154,19 +156,20 @@ void rmsNorm(T *y, const T *x, const float *gamma, int64_t rows, int64_t dim, do
 
 template <typename T>
 void rmsNormGrad(T *dx, float *dgamma, const T *x, const float *gamma, const T *dy, int64_t rows,
-                 int64_t dim, double eps, void *scratch, const T *residual) {
+                 int64_t dim, double eps, void *scratch, const T *residual,
+                 bool accumulateWeights) {
   normGrad(dx, dgamma, static_cast<float *>(nullptr), x, gamma, dy, residual, rows, dim, eps,
-           scratch, true);
+           scratch, true, accumulateWeights);
 }
 
 #define INGOT_INST_NORMS(T)                                                                        \
   template void layerNorm<T>(T *, const T *, const float *, const float *, int64_t, int64_t,      \
                              double);                                                              \
   template void layerNormGrad<T>(T *, float *, float *, const T *, const float *, const T *,      \
-                                 int64_t, int64_t, double, void *, const T *);                     \
+                                 int64_t, int64_t, double, void *, const T *, bool);               \
   template void rmsNorm<T>(T *, const T *, const float *, int64_t, int64_t, double);              \
   template void rmsNormGrad<T>(T *, float *, const T *, const float *, const T *, int64_t,        \
-                               int64_t, double, void *, const T *);
+                               int64_t, double, void *, const T *, bool);
 INGOT_FOR_T(INGOT_INST_NORMS)
 
 } // namespace ingot::cuda

@@ -21,7 +21,7 @@ namespace {
 
 template <typename O, typename X>
 __global__ void shortAxisKernel(Reduce op, O *out, const X *x, int64_t outer, int64_t axis,
-                                int64_t inner) {
+                                int64_t inner, bool accumulate) {
   INGOT_GRID_LOOP(e, outer * inner) {
     int64_t o = e / inner, i = e % inner;
     const X *src = x + o * axis * inner + i;
@@ -30,13 +30,15 @@ __global__ void shortAxisKernel(Reduce op, O *out, const X *x, int64_t outer, in
       float v = ld(src + a * inner);
       acc = op == Reduce::max ? ((v > acc || isnan(v)) ? v : acc) : acc + v;
     }
-    st(out + e, op == Reduce::mean ? acc / float(axis) : acc);
+    float result = op == Reduce::mean ? acc / float(axis) : acc;
+    st(out + e, accumulate ? ld(out + e) + result : result);
   }
 }
 
 /// One warp per output: lanes stride the axis, then a fixed butterfly.
 template <typename O, typename X>
-__global__ void lastAxisKernel(Reduce op, O *out, const X *x, int64_t outer, int64_t axis) {
+__global__ void lastAxisKernel(Reduce op, O *out, const X *x, int64_t outer, int64_t axis,
+                               bool accumulate) {
   int64_t o = int64_t(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32;
   if (o >= outer)
     return;
@@ -55,8 +57,10 @@ __global__ void lastAxisKernel(Reduce op, O *out, const X *x, int64_t outer, int
   } else {
     acc = warpSum(acc);
   }
-  if (lane == 0)
-    st(out + o, op == Reduce::mean ? acc / float(axis) : acc);
+  if (lane == 0) {
+    float result = op == Reduce::mean ? acc / float(axis) : acc;
+    st(out + o, accumulate ? ld(out + o) + result : result);
+  }
 }
 
 template <typename X> struct AxisValue {
@@ -124,22 +128,23 @@ SortWorkspace sortWorkspace;
 
 template <typename O, typename X>
 void reduce(Reduce op, O *out, const X *x, int64_t outer, int64_t axis, int64_t inner,
-            void *scratch) {
+            void *scratch, bool accumulate) {
   if (inner == 1) {
-    lastAxisKernel<<<blocksFor(outer * 32), kThreads>>>(op, out, x, outer, axis);
+    lastAxisKernel<<<blocksFor(outer * 32), kThreads>>>(op, out, x, outer, axis, accumulate);
     launchCheck("reduce (last axis)");
   } else if (axis <= kShortAxis) {
-    shortAxisKernel<<<blocksFor(outer * inner), kThreads>>>(op, out, x, outer, axis, inner);
+    shortAxisKernel<<<blocksFor(outer * inner), kThreads>>>(op, out, x, outer, axis, inner,
+                                                            accumulate);
     launchCheck("reduce (short axis)");
   } else {
     float scale = op == Reduce::mean ? 1.0f / float(axis) : 1.0f;
     auto *partial = static_cast<float *>(scratch);
     if (op == Reduce::max)
       columnReduce<1, true>(AxisValue<X>{x, axis, inner}, out, static_cast<O *>(nullptr),
-                            partial, outer, axis, inner, 1.0f, false, "reduce");
+                            partial, outer, axis, inner, 1.0f, accumulate, "reduce");
     else
       columnReduce<1, false>(AxisValue<X>{x, axis, inner}, out, static_cast<O *>(nullptr),
-                             partial, outer, axis, inner, scale, false, "reduce");
+                             partial, outer, axis, inner, scale, accumulate, "reduce");
   }
 }
 
@@ -182,7 +187,7 @@ void embeddingGrad(float *dtable, const int32_t *ids, const T *dout, int64_t cou
 }
 
 #define INGOT_INST_REDUCE(O, X)                                                                    \
-  template void reduce<O, X>(Reduce, O *, const X *, int64_t, int64_t, int64_t, void *);
+  template void reduce<O, X>(Reduce, O *, const X *, int64_t, int64_t, int64_t, void *, bool);
 INGOT_FOR_T2(INGOT_INST_REDUCE)
 
 #define INGOT_INST_EMBGRAD(T)                                                                      \

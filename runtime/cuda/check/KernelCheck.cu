@@ -199,6 +199,10 @@ void checkNorms(int64_t rows, int64_t dim) {
     }
     std::string name = rms ? "rmsNorm" : "layerNorm";
     report(name + shape, y.download(), yr.download(), kBf16);
+    report(name + "Grad dx" + shape, dx.download(), dxr.download(), kBf16);
+    report(name + "Grad dgamma" + shape, dg.download(), dgr.download(), kBf16);
+    if (!rms)
+      report(name + "Grad dbeta" + shape, db.download(), dbr.download(), kBf16);
     // The residual stream's gradient joining the norm's input gradient in place.
     auto expected = dxr.download();
     for (size_t i = 0; i < expected.size(); ++i)
@@ -219,10 +223,18 @@ void checkNorms(int64_t rows, int64_t dim) {
       layerNormGrad(inPlace.p, dg.p, db.p, inPlace.p, gf.p, dyh.p, rows, dim, 1e-5, scratch.p);
     report(name + "Grad dx over x" + shape, inPlace.download(), dxr.download(), kBf16);
     report(name + "Grad dgamma (dx over x)" + shape, dg.download(), dgr.download(), kBf16);
-    report(name + "Grad dx" + shape, dx.download(), dxr.download(), kBf16);
-    report(name + "Grad dgamma" + shape, dg.download(), dgr.download(), kBf16);
-    if (!rms)
-      report(name + "Grad dbeta" + shape, db.download(), dbr.download(), kBf16);
+    // The weight gradients added into the parameters' gradients (dg holds one copy already).
+    if (rms)
+      rmsNormGrad(dx.p, dg.p, xh.p, gf.p, dyh.p, rows, dim, 1e-5, scratch.p,
+                  static_cast<const bf16 *>(nullptr), true);
+    else
+      layerNormGrad(dx.p, dg.p, db.p, xh.p, gf.p, dyh.p, rows, dim, 1e-5, scratch.p,
+                    static_cast<const bf16 *>(nullptr),
+                    true);
+    auto twice = dgr.download();
+    for (float &v : twice)
+      v *= 2;
+    report(name + "Grad dgamma +=" + shape, dg.download(), twice, kBf16);
   }
 }
 
@@ -330,6 +342,13 @@ void checkReduce(Reduce op, int64_t outer, int64_t axis, int64_t inner) {
   std::snprintf(name, sizeof name, "reduce %s [%lld, %lld, %lld]", kind, (long long)outer,
                 (long long)axis, (long long)inner);
   report(name, o.download(), r.download(), 1e-5);
+  if (op == Reduce::sum) { // added into an existing gradient
+    reduce(op, o.p, xh.p, outer, axis, inner, scratch.p, true);
+    auto twice = r.download();
+    for (float &v : twice)
+      v *= 2;
+    report(std::string(name) + " +=", o.download(), twice, 1e-5);
+  }
 }
 
 void checkElementwise(int64_t rows, int64_t dim) {
