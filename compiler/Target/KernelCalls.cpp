@@ -332,8 +332,13 @@ LogicalResult KernelCallEmitter::emitOp(Operation *op) {
       dx = ptr(fused->second.first);
       residual = ", " + ptr(fused->second.second);
     }
-    if (gradFolds(n))
-      residual = (residual.empty() ? std::string(", nullptr") : residual) + ", true";
+    if (gradFolds(n)) {
+      // No residual: a null of dx's element type, so the launcher's template still deduces.
+      std::string none = llvm::formatv(", static_cast<const {0} *>(nullptr)",
+                                       storedAsBf16(n->getResult(0)) ? "bf16" : style.floatType)
+                             .str();
+      residual = (residual.empty() ? none : residual) + ", true";
+    }
     return {dx, residual};
   };
   // The weight gradients of a norm backward, each into its parameter's gradient (cuda).
