@@ -28,20 +28,38 @@ template <typename T>
 __device__ Softmax rowSoftmax(const T *row, int64_t classes, float *shared) {
   float m = -INFINITY, s = 0;
   for (int64_t base = int64_t(threadIdx.x) * 8; base < classes; base += int64_t(blockDim.x) * 8) {
+    float x[8];
+    if constexpr (std::is_same_v<T, bf16>) {
+      if (base + 8 <= classes && classes % 8 == 0) {
+        uint4 packed = *reinterpret_cast<const uint4 *>(row + base); // 8 logits, 16 bytes
+        const bf16 *v = reinterpret_cast<const bf16 *>(&packed);
 #pragma unroll
-    for (int j = 0; j < 8; ++j) {
-      if (base + j >= classes)
-        break;
-      float x = ld(row + base + j);
-      if (x == -INFINITY)
-        continue; // adds nothing (and would make exp(-inf - -inf) a NaN)
-      if (x > m) {
-        s = s * expf(m - x) + 1.0f;
-        m = x;
+        for (int j = 0; j < 8; ++j)
+          x[j] = __bfloat162float(v[j]);
       } else {
-        s += expf(x - m);
+#pragma unroll
+        for (int j = 0; j < 8; ++j)
+          x[j] = base + j < classes ? ld(row + base + j) : -INFINITY;
       }
+    } else {
+#pragma unroll
+      for (int j = 0; j < 8; ++j)
+        x[j] = base + j < classes ? ld(row + base + j) : -INFINITY;
     }
+    // One rescale per run of 8: the running sum moves to the run's maximum once.
+    float runMax = x[0];
+#pragma unroll
+    for (int j = 1; j < 8; ++j)
+      runMax = fmaxf(runMax, x[j]);
+    if (runMax == -INFINITY)
+      continue; // adds nothing (and would make exp(-inf - -inf) a NaN)
+    if (runMax > m) {
+      s = m == -INFINITY ? 0.0f : s * expf(m - runMax);
+      m = runMax;
+    }
+#pragma unroll
+    for (int j = 0; j < 8; ++j)
+      s += expf(x[j] - m);
   }
   float rowMax = blockMax(m, shared);
   float scaled = m == -INFINITY ? 0.0f : s * expf(m - rowMax);
