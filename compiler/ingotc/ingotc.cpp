@@ -389,7 +389,10 @@ static int buildExecutable(const char *argv0, const std::string &program) {
     auto nvccPath = llvm::sys::findProgramByName(nvcc);
     if (!nvccPath)
       return fail("cannot find nvcc '" + nvcc + "' (set INGOT_NVCC)");
+    // --default-stream per-thread: the stream the step's CUDA graph is captured from, as
+    // libingot_rt_cuda is compiled.
     llvm::SmallVector<std::string> compile = {*nvccPath, "-std=c++17", "-O2", "-arch=sm_90a",
+                                              "--default-stream", "per-thread",
                                               "-ccbin", INGOT_CUDA_HOST_COMPILER, "-w"};
     compile.append(includes.begin(), includes.end());
     compile.append({"-c", source, "-o", object});

@@ -55,11 +55,49 @@ cublasHandle_t cublas() {
     cublasCheck(cublasCreate(&handle));
     // Plain fp32 products (no TF32): this target is checked against the host's numbers.
     cublasCheck(cublasSetMathMode(handle, CUBLAS_PEDANTIC_MATH));
+    cublasCheck(cublasSetStream(handle, cudaStreamPerThread)); // where the kernels go
   }
   return handle;
 }
 
 } // namespace detail
+
+namespace {
+bool graphsDisabled() {
+  const char *env = std::getenv("INGOT_CUDA_GRAPH");
+  const char *sync = std::getenv("INGOT_CUDA_SYNC");
+  return (env && std::strcmp(env, "0") == 0) || (sync && std::strcmp(sync, "1") == 0);
+}
+} // namespace
+
+void runCaptured(CapturedPass &pass, void (*body)(char *), char *arena) {
+  if (graphsDisabled()) {
+    body(arena);
+    return;
+  }
+  if (pass.exec && pass.arena != arena) { // another arena: capture again
+    cudaCheck(cudaGraphExecDestroy(pass.exec));
+    pass.exec = nullptr;
+    pass.calls = 0;
+  }
+  if (!pass.exec && pass.calls++ == 0) {
+    // The first pass runs directly: it makes the library plans, workspaces and kernel
+    // attributes that a capture must not create.
+    body(arena);
+    return;
+  }
+  if (!pass.exec) {
+    cudaGraph_t graph;
+    cudaCheck(cudaStreamBeginCapture(cudaStreamPerThread, cudaStreamCaptureModeThreadLocal));
+    body(arena);
+    cudaCheck(cudaStreamEndCapture(cudaStreamPerThread, &graph));
+    cudaCheck(cudaGraphInstantiate(&pass.exec, graph, 0));
+    cudaCheck(cudaGraphDestroy(graph));
+    pass.arena = arena;
+  }
+  cudaCheck(cudaGraphLaunch(pass.exec, cudaStreamPerThread));
+}
+
 
 void *allocArena(uint64_t bytes) {
   int devices = 0;

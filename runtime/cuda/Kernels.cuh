@@ -32,6 +32,7 @@
 #include "cuda/Scratch.h"
 
 #include <cuda_bf16.h>
+#include <cuda_runtime.h>
 
 #include <cstdint>
 
@@ -196,6 +197,20 @@ void adamw(float *param, const float *grad, float *m, float *v, int64_t n, doubl
 void adamw(float *param, const float *grad, float *m, float *v, int64_t n, double lr,
            double beta1, double beta2, double eps, double weightDecay, int64_t step,
            const DeviceStepState *state);
+
+/// A pass over the model (the forward and backward of one micro-batch) replayed as a CUDA graph:
+/// the first call runs `body` directly (making the library plans, workspaces and kernel
+/// attributes a capture must not create), the second captures it from the thread's default
+/// stream and launches the graph, every later call only launches it. Every kernel of a pass is
+/// on that stream (the cuda code is compiled with --default-stream per-thread), so the replay
+/// runs the same kernels in the same order: the same bits. INGOT_CUDA_GRAPH=0 (or
+/// INGOT_CUDA_SYNC=1) runs `body` directly every time.
+struct CapturedPass {
+  cudaGraphExec_t exec = nullptr;
+  int calls = 0;
+  char *arena = nullptr;
+};
+void runCaptured(CapturedPass &pass, void (*body)(char *), char *arena);
 
 // The backend hooks of ModelDesc (ingot/rt/Model.h): the arena is one cudaMalloc on device 0.
 void *allocArena(uint64_t bytes);

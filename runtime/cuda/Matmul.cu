@@ -9,6 +9,10 @@
 // state makes one library call per GEMM and the choice (hence the bits) never changes.
 // fp32 operands (precision f32) use cuBLAS without TF32, as the host target computes.
 //
+// Every call goes to the calling thread's default stream (cudaStreamPerThread), where all the
+// kernels go (the cuda code is compiled with --default-stream per-thread): the stream a CUDA
+// graph of the step is captured from.
+//
 //===----------------------------------------------------------------------===//
 #include "cuda/Common.cuh"
 
@@ -158,7 +162,7 @@ void matmul(C *c, const T *a, const T *b, int64_t batch, int64_t m, int64_t n, i
                                 strideA, strideB, strideC);
     cublasLtCheck(cublasLtMatmul(lt.handle, plan.desc, &alpha, b, plan.first, a, plan.second,
                                  &beta, c, plan.out, c, plan.out, &plan.algo, lt.workspace,
-                                 kWorkspaceBytes, 0));
+                                 kWorkspaceBytes, cudaStreamPerThread));
   }
 }
 
@@ -172,7 +176,7 @@ void matmulEpilogue(bf16 *d, const bf16 *a, const bf16 *b, const bf16 *residual,
   const bf16 *c = residual ? residual : d;
   cublasLtCheck(cublasLtMatmul(lt.handle, plan.desc, &alpha, b, plan.first, a, plan.second, &beta,
                                c, plan.out, d, plan.out, &plan.algo, lt.workspace,
-                               kWorkspaceBytes, 0));
+                               kWorkspaceBytes, cudaStreamPerThread));
 }
 
 template void matmul<float, float>(float *, const float *, const float *, int64_t, int64_t,

@@ -199,10 +199,16 @@ LogicalResult CudaEmitter::emit() {
      << "inline float *lse(char *arena, int i) {\n"
      << "  return reinterpret_cast<float *>(arena + " << lseOffset << "ull + uint64_t(i) * "
      << lseSlot << "ull);\n}\n\n";
-  if (failed(calls.emitFunction(plan.forwardBackward, "forwardBackward", refreshShadows)) ||
+  if (failed(calls.emitFunction(plan.forwardBackward, "forwardBackwardPass", refreshShadows)) ||
       failed(calls.emitFunction(plan.forward, "forward", refreshShadows)) ||
       failed(emitOptimizer(plan.optimizerStep)))
     return failure();
+  os << "// The forward and backward of a micro-batch, replayed as one CUDA graph after its first\n"
+     << "// run (ingot::cuda::runCaptured; INGOT_CUDA_GRAPH=0 runs it launch by launch).\n"
+     << "void forwardBackward(char *A) {\n"
+     << "  static CapturedPass pass;\n"
+     << "  runCaptured(pass, forwardBackwardPass, A);\n"
+     << "}\n\n";
   emitModelDesc(module, options, plan, "cuda", totalBytes,
                 "    ingot::cuda::allocArena, ingot::cuda::freeArena, ingot::cuda::copyToArena,\n"
                 "    ingot::cuda::copyFromArena, ingot::cuda::zeroArena,\n",
