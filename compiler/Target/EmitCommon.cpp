@@ -228,6 +228,9 @@ void codegen::emitModelDesc(ModuleOp module, const TargetEmitOptions &options, c
   if (stages * data > 1) {
     os << "    /*stages=*/" << stages << ", /*dataParallel=*/" << data << ", "
        << (target == "cuda" ? "ingot::rt::makeNcclComm" : "ingot::rt::makeMpiComm") << ",\n";
+    // The stage programs (kPipeline, written by the host emitter before this struct).
+    if (stages > 1)
+      os << "    /*pipeline=*/&kPipeline,\n";
   }
   os << "};\n";
 }

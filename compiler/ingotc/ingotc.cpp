@@ -14,6 +14,7 @@
 #include "compiler/Target/Host/HostEmitter.h"
 #include "compiler/ingotc/MemoryFit.h"
 #include "compiler/Transforms/Passes.h"
+#include "dialects/Pipeline/PipelineOps.h"
 #include "lang/MLIRGen.h"
 #include "lang/Parser.h"
 #include "lang/Sema.h"
@@ -142,6 +143,37 @@ static void reportMemory(mlir::ModuleOp module) {
                                         mib("forward_peak_bytes")));
 }
 
+/// Moves each stage's order of compute steps from the pipeline plan into the module attribute
+/// `ingot.stage_programs` (per stage, (chunk, micro-batch, backward) triples) that the host
+/// emitter reads, and drops the plan: the trainer's transfers are derived from the ops' chunks.
+static mlir::LogicalResult recordStagePrograms(mlir::ModuleOp module) {
+  ingot::pipeline::PlanOp plan;
+  module.walk([&](ingot::pipeline::PlanOp p) { plan = p; });
+  if (!plan)
+    return module.emitError("internal error: no pipeline.plan after planning the pipeline");
+  std::vector<llvm::SmallVector<int64_t>> programs(plan.getStages());
+  mlir::LogicalResult result = mlir::success();
+  plan.walk([&](ingot::pipeline::ProgramOp program) {
+    auto &steps = programs[program.getStage()];
+    for (mlir::Operation &op : program.getBody().front()) {
+      if (auto f = llvm::dyn_cast<ingot::pipeline::ForwardOp>(op))
+        steps.append({int64_t(f.getChunk()), int64_t(f.getMicrobatch()), 0});
+      else if (auto b = llvm::dyn_cast<ingot::pipeline::BackwardOp>(op))
+        steps.append({int64_t(b.getChunk()), int64_t(b.getMicrobatch()), 1});
+      else if (llvm::isa<ingot::pipeline::BackwardInputOp, ingot::pipeline::BackwardWeightOp>(op))
+        result = op.emitError("the host target runs whole backward steps only (no split "
+                              "input/weight backward yet)");
+    }
+  });
+  mlir::Builder b(module.getContext());
+  llvm::SmallVector<mlir::Attribute> attrs;
+  for (auto &steps : programs)
+    attrs.push_back(b.getDenseI64ArrayAttr(steps));
+  module->setAttr("ingot.stage_programs", b.getArrayAttr(attrs));
+  plan.erase();
+  return result;
+}
+
 static std::string generatedProgram;
 /// Ranks of the layout (--cluster), for the link: multi-rank trainers link a Comm backend.
 static int64_t layoutRanks = 1;
@@ -189,9 +221,20 @@ static std::optional<ingot::ClusterMap> readCluster(lang::ModelInfo &info) {
   // A plan and its predicted schedule are made for any layout; only trainers are limited.
   if (effectiveStage() == Emit::Pipeline || effectiveStage() == Emit::Schedule)
     return map;
-  if (p.stages > 1)
-    return fail(llvm::formatv("{0}: pipeline parallelism (stages = {1}) is not implemented yet; "
-                              "this ingotc builds data-parallel trainers (stages = 1)",
+  // Pipeline trainers: the host target, one replica per stage, one chunk per stage, and the
+  // GPipe or 1F1B schedule for now.
+  if (p.stages > 1 && (target == Target::Cuda || p.data > 1 || p.chunks > 1 ||
+                       (p.schedule != "gpipe" && p.schedule != "1f1b")))
+    return fail(llvm::formatv("{0}: pipeline parallelism (stages = {1}) is implemented for the "
+                              "host target with data = 1, one chunk per stage and the gpipe or "
+                              "1f1b schedule; this layout ({2}data = {3}, chunks = {4}, "
+                              "schedule {5}) is not implemented yet",
+                              clusterFile, p.stages, target == Target::Cuda ? "target cuda, " : "",
+                              p.data, p.chunks, p.schedule)
+                    .str());
+  if (p.stages > 1 && target != Target::None && !INGOT_HAVE_MPI)
+    return fail(llvm::formatv("{0}: stages = {1} needs MPI, but this ingotc was built where no "
+                              "MPI was found (install libopenmpi-dev and rebuild)",
                               clusterFile, p.stages)
                     .str());
   if (p.data > 1 && target != Target::None && !INGOT_HAVE_MPI)
@@ -278,6 +321,15 @@ static int compile(llvm::SourceMgr &sourceMgr, mlir::MLIRContext &context, llvm:
       return 1;
     }
     return 0;
+  }
+
+  // Pipeline stages: partition and schedule as --emit=pipeline does; the host emitter reads each
+  // stage's program (`ingot.stage_programs`) and cuts @forward_backward by `pipeline.chunk`.
+  if (cluster && layoutRanks > 1 && std::max<int64_t>(info.parallel.stages, 1) > 1) {
+    if (mlir::failed(ingot::planPipeline(*ir, *cluster)))
+      return 1;
+    if (mlir::failed(recordStagePrograms(*ir)))
+      return 1;
   }
 
   mlir::PassManager plan(&context);

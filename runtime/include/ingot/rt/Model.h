@@ -88,6 +88,44 @@ struct TrainDefaults {
   double lrFinal;         // floor, as a fraction of lr
 };
 
+/// Pipeline parallelism (P > 1): each rank runs its stage's segments of the one-rank training
+/// step in its stage's schedule order. A segment is one chunk's forward, or its whole backward
+/// (input and weight gradients), i.e. the ops of forwardBackward with that chunk and phase, in
+/// the one-rank order and at the one-rank arena offsets; the ops of other stages never run.
+/// Transfers carry the values one stage's segment makes and another's reads (activations
+/// forward, their gradients back, and a tied parameter's gradient part), per micro-batch.
+struct PipelineSegment {
+  int32_t chunk, stage;
+  int32_t backward;            // 0: forward; 1: backward (input and weight gradients)
+  void (*run)(char *arena);
+  const char *name;            // "chunk0_forward"
+};
+struct PipelineTransfer {
+  int32_t from, to;            // segment indices (of the same micro-batch); stages differ
+  uint64_t offset, bytes;      // in the arena, the same on both sides
+  /// 0: the value at `offset` (the receiver writes it there before `to` runs). 1: the part of a
+  /// tied parameter's gradient (at `offset`) that `from` adds: the sender zeroes that gradient
+  /// before `from` runs and sends it after; the receiver adds it into its own before `to` runs,
+  /// so the additions happen in the one-rank order.
+  int32_t tiedGradient;
+  const char *what;            // "activation of chunk 0 forward (8x64x64 f32)"
+};
+struct PipelineStep {
+  int32_t segment, microbatch;
+};
+struct PipelineDesc {
+  const char *schedule;        // "gpipe", "1f1b"
+  int32_t numSegments;
+  const PipelineSegment *segments;
+  int32_t numTransfers;
+  const PipelineTransfer *transfers;
+  const int32_t *programBegin; // stage s runs steps[programBegin[s] .. programBegin[s + 1])
+  const PipelineStep *steps;
+  /// The activations of the one-rank plan: a micro-batch's forward leaves here what its backward
+  /// reads; the runtime keeps a copy per micro-batch in flight.
+  uint64_t activationOffset, activationBytes;
+};
+
 struct ModelDesc {
   const char *name;         // the `model NAME;` of the source
   const char *target;       // "host" or "cuda"
@@ -145,6 +183,7 @@ struct ModelDesc {
   int32_t stages;           // pipeline stages P (0 means 1)
   int32_t dataParallel;     // data-parallel replicas D (0 means 1)
   CommFactory makeComm;     // the Comm backend when P * D > 1 (makeMpiComm, makeNcclComm)
+  const PipelineDesc *pipeline; // the stage programs when P > 1 (host target), else null
 };
 
 } // namespace ingot::rt
