@@ -98,6 +98,28 @@ template <int Pending> __device__ __forceinline__ void asyncWait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(Pending));
 }
 
+/// Starts the copies of the key tile at k0 (K, then V) into slot `buffer` of a double buffer of
+/// (K, V) tile pairs, for the kv head `kvh` of batch `b`.
+template <int HD>
+__device__ void prefetchKeyValues(bf16 *tiles, int buffer, const bf16 *k, const bf16 *v,
+                                  const AttentionDims &d, int64_t b, int64_t kvh, int64_t k0) {
+  constexpr int kTileElems = kTile * padded<HD>();
+  const int64_t kvBase = ((b * d.tk + k0) * d.kvHeads + kvh) * HD, stride = d.kvHeads * HD;
+  loadTileAsync<HD>(tiles + (2 * buffer) * kTileElems, k + kvBase, stride, d.tk - k0);
+  loadTileAsync<HD>(tiles + (2 * buffer + 1) * kTileElems, v + kvBase, stride, d.tk - k0);
+  asyncCommit();
+}
+
+/// Waits for this thread's copies of the current tile (the next tile's may stay in flight),
+/// then for the block: every thread's copies have landed.
+__device__ __forceinline__ void awaitTile(bool nextInFlight) {
+  if (nextInFlight)
+    asyncWait<1>();
+  else
+    asyncWait<0>();
+  __syncthreads();
+}
+
 /// A-operand fragments of this warp's 16 rows of a [kTile][HD+8] tile.
 template <int HD>
 __device__ void loadRowFragments(uint32_t (&f)[HD / 16][4], const bf16 *tile, int warp, int g,
@@ -210,7 +232,7 @@ __global__ void __launch_bounds__(kFlashThreads)
   const int64_t q0 = int64_t(gridDim.x - 1 - blockIdx.x) * kTile, h = blockIdx.y, b = blockIdx.z;
   const int64_t kvh = h / (d.heads / d.kvHeads);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
-  const int64_t qStride = d.heads * HD, kStride = d.kvHeads * HD;
+  const int64_t qStride = d.heads * HD;
   loadTile<HD>(sQ, q + ((b * d.tq + q0) * d.heads + h) * HD, qStride, d.tq - q0);
   __syncthreads();
   uint32_t qf[HD / 16][4];
@@ -221,22 +243,13 @@ __global__ void __launch_bounds__(kFlashThreads)
   float rowMax[2] = {-INFINITY, -INFINITY}, rowSum[2] = {0.0f, 0.0f};
   const float scaleLog2 = d.scale * kLog2e;
   const int64_t kEnd = d.causal ? min(d.tk, q0 + kTile) : d.tk;
-  auto prefetch = [&](int64_t k0, int buffer) {
-    const int64_t kvBase = ((b * d.tk + k0) * d.kvHeads + kvh) * HD;
-    loadTileAsync<HD>(sKV + (2 * buffer) * kTileElems, k + kvBase, kStride, d.tk - k0);
-    loadTileAsync<HD>(sKV + (2 * buffer + 1) * kTileElems, v + kvBase, kStride, d.tk - k0);
-    asyncCommit();
-  };
-  prefetch(0, 0);
+  prefetchKeyValues<HD>(sKV, 0, k, v, d, b, kvh, 0);
   for (int64_t k0 = 0, tile = 0; k0 < kEnd; k0 += kTile, ++tile) {
     const int buffer = int(tile & 1);
-    if (k0 + kTile < kEnd) {
-      prefetch(k0 + kTile, buffer ^ 1); // that buffer was released at the end of the last tile
-      asyncWait<1>();
-    } else {
-      asyncWait<0>();
-    }
-    __syncthreads(); // this tile's copies, from every thread, have landed
+    const bool more = k0 + kTile < kEnd;
+    if (more) // that buffer was released at the end of the last tile
+      prefetchKeyValues<HD>(sKV, buffer ^ 1, k, v, d, b, kvh, k0 + kTile);
+    awaitTile(more);
     const bf16 *sK = sKV + (2 * buffer) * kTileElems, *sV = sKV + (2 * buffer + 1) * kTileElems;
     float s[8][4];
     productWithTileRows<HD>(s, qf, sK, lane);
@@ -412,7 +425,7 @@ __global__ void __launch_bounds__(kFlashThreads)
   const int64_t q0 = int64_t(gridDim.x - 1 - blockIdx.x) * kTile, h = blockIdx.y, b = blockIdx.z;
   const int64_t kvh = h / (d.heads / d.kvHeads);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
-  const int64_t qStride = d.heads * HD, kStride = d.kvHeads * HD;
+  const int64_t qStride = d.heads * HD;
   const int64_t qBase = ((b * d.tq + q0) * d.heads + h) * HD;
   loadTile<HD>(sTiles, q + qBase, qStride, d.tq - q0);
   loadTile<HD>(sTiles + kTileElems, dout + qBase, qStride, d.tq - q0);
@@ -432,22 +445,13 @@ __global__ void __launch_bounds__(kFlashThreads)
   float dQ[HD / 8][4] = {};
   const float scaleLog2 = d.scale * kLog2e;
   const int64_t kEnd = d.causal ? min(d.tk, q0 + kTile) : d.tk;
-  auto prefetch = [&](int64_t k0, int buffer) {
-    const int64_t kvBase = ((b * d.tk + k0) * d.kvHeads + kvh) * HD;
-    loadTileAsync<HD>(sTiles + (2 * buffer) * kTileElems, k + kvBase, kStride, d.tk - k0);
-    loadTileAsync<HD>(sTiles + (2 * buffer + 1) * kTileElems, v + kvBase, kStride, d.tk - k0);
-    asyncCommit();
-  };
-  prefetch(0, 0);
+  prefetchKeyValues<HD>(sTiles, 0, k, v, d, b, kvh, 0);
   for (int64_t k0 = 0, tile = 0; k0 < kEnd; k0 += kTile, ++tile) {
     const int buffer = int(tile & 1);
-    if (k0 + kTile < kEnd) {
-      prefetch(k0 + kTile, buffer ^ 1);
-      asyncWait<1>();
-    } else {
-      asyncWait<0>();
-    }
-    __syncthreads();
+    const bool more = k0 + kTile < kEnd;
+    if (more)
+      prefetchKeyValues<HD>(sTiles, buffer ^ 1, k, v, d, b, kvh, k0 + kTile);
+    awaitTile(more);
     const bf16 *sK = sTiles + (2 * buffer) * kTileElems, *sV = sK + kTileElems;
     float p[8][4], ds[8][4];
     productWithTileRows<HD>(p, qf, sK, lane);  // S
