@@ -221,17 +221,26 @@ static std::optional<ingot::ClusterMap> readCluster(lang::ModelInfo &info) {
   // A plan and its predicted schedule are made for any layout; only trainers are limited.
   if (effectiveStage() == Emit::Pipeline || effectiveStage() == Emit::Schedule)
     return map;
-  // Pipeline trainers: the host target, one replica per stage, one chunk per stage, and the
-  // GPipe or 1F1B schedule for now.
-  if (p.stages > 1 && (target == Target::Cuda || p.data > 1 || p.chunks > 1 ||
-                       (p.schedule != "gpipe" && p.schedule != "1f1b")))
-    return fail(llvm::formatv("{0}: pipeline parallelism (stages = {1}) is implemented for the "
-                              "host target with data = 1, one chunk per stage and the gpipe or "
-                              "1f1b schedule; this layout ({2}data = {3}, chunks = {4}, "
-                              "schedule {5}) is not implemented yet",
-                              clusterFile, p.stages, target == Target::Cuda ? "target cuda, " : "",
-                              p.data, p.chunks, p.schedule)
-                    .str());
+  // Pipeline trainers: the host target (with any number of replicas per stage), one chunk per
+  // stage, and the GPipe or 1F1B schedule for now. The refusal names each missing piece.
+  if (p.stages > 1) {
+    llvm::SmallVector<std::string> missing;
+    if (target == Target::Cuda)
+      missing.push_back("pipeline stages on the cuda target");
+    if (p.chunks > 1)
+      missing.push_back(llvm::formatv("more than one chunk per stage (chunks = {0})", p.chunks));
+    if (p.schedule != "gpipe" && p.schedule != "1f1b")
+      missing.push_back(llvm::formatv("the {0} schedule{1}", p.schedule,
+                                      p.schedule == "zb-h1"
+                                          ? " (its split input/weight-gradient backward steps)"
+                                          : ""));
+    if (!missing.empty())
+      return fail(llvm::formatv("{0}: pipeline parallelism (stages = {1}) is implemented for the "
+                                "host target with one chunk per stage and the gpipe or 1f1b "
+                                "schedule; not implemented yet: {2}",
+                                clusterFile, p.stages, llvm::join(missing, "; "))
+                      .str());
+  }
   if (p.stages > 1 && target != Target::None && !INGOT_HAVE_MPI)
     return fail(llvm::formatv("{0}: stages = {1} needs MPI, but this ingotc was built where no "
                               "MPI was found (install libopenmpi-dev and rebuild)",

@@ -10,9 +10,10 @@
 // r*M .. r*M+M-1 (every replica reads all of them and keeps its own, so the loader position,
 // and with it every checkpoint, is the same on every rank). The gradients are then summed over
 // the replicas in ascending rank order (Comm.h), so every replica takes the same optimizer step.
-// With P pipeline stages (D = 1), each rank runs its stage's segments of the step in its
-// schedule's order (PipelineRunner); each gradient is then non-zero on one stage only, and the
-// same sum gives every stage all of them, so every rank takes the one-rank optimizer step.
+// With P pipeline stages, each rank (world rank stage * D + replica) runs its stage's segments
+// of its replica's step in its schedule's order (PipelineRunner); each gradient is then non-zero
+// on one stage's replicas only, and the same sum over the world (zeros elsewhere) gives every
+// rank the sum over the replicas in ascending order, so every rank takes the same step.
 // Nothing here depends on state that a checkpoint does not hold (weights, moments, step, data
 // position, seed), so a resumed run reproduces an uninterrupted one bit for bit.
 //
@@ -213,11 +214,10 @@ std::unique_ptr<Comm> startComm(const ModelDesc &model, const Options &o, int *a
   const int stages = std::max(model.stages, 1), replicas = std::max(model.dataParallel, 1);
   if (stages * replicas == 1)
     return makeSingleComm();
-  if (stages > 1 && (!model.pipeline || replicas > 1 || arenaOnDevice(model)))
+  if (stages > 1 && (!model.pipeline || arenaOnDevice(model)))
     throw Error(kExitError, format("this trainer was compiled for %d pipeline stages x %d "
                                    "replicas, which this runtime cannot run yet (pipeline stages "
-                                   "run on the host target with one replica each)", stages,
-                                   replicas));
+                                   "run on the host target only)", stages, replicas));
   if (!model.makeComm)
     throw Error(kExitError, format("the compiled model has %d ranks but no Comm backend (a bug "
                                    "in ingotc; please report it)", stages * replicas));
@@ -245,11 +245,15 @@ std::unique_ptr<Comm> startComm(const ModelDesc &model, const Options &o, int *a
 /// after the step that makes it. Every rank does its own events in that order (a transfer is an
 /// event of both its ranks; the receiver keeps the bytes until its step runs), so the earliest
 /// unfinished event always has all its ranks waiting on it.
+///
+/// With D > 1 replicas, world rank stage * D + replica holds that stage of that replica; a
+/// replica's stages exchange only among themselves (peer rank = peer stage * D + replica), so
+/// the D pipelines run side by side on their own micro-batches.
 class PipelineRunner {
 public:
-  PipelineRunner(const ModelDesc &model, Comm &comm, int stage)
-      : model_(model), pipe_(*model.pipeline), comm_(comm), stage_(stage),
-        microbatches_(int(model.microbatches)) {
+  PipelineRunner(const ModelDesc &model, Comm &comm, int stage, int replica, int replicas)
+      : model_(model), pipe_(*model.pipeline), comm_(comm), stage_(stage), replica_(replica),
+        replicas_(replicas), microbatches_(int(model.microbatches)) {
     const int stages = std::max(model.stages, 1);
     for (int k = 0; k < pipe_.numSegments; ++k)
       lastChunk_ = std::max(lastChunk_, pipe_.segments[k].chunk);
@@ -308,12 +312,12 @@ public:
       const int to = pipe_.segments[t.to].stage;
       const int tag = e.transfer * microbatches_ + e.microbatch;
       if (seg.stage == stage_) {
-        comm_.send(arena + t.offset, t.bytes, to, tag,
+        comm_.send(arena + t.offset, t.bytes, rankOf(to), tag,
                    format("send of %s, micro-batch %d, to stage %d", t.what, e.microbatch, to));
       } else if (to == stage_) {
         std::vector<char> &buffer = staged_[size_t(e.transfer) * microbatches_ + e.microbatch];
         buffer.resize(t.bytes);
-        comm_.recv(buffer.data(), t.bytes, seg.stage, tag,
+        comm_.recv(buffer.data(), t.bytes, rankOf(seg.stage), tag,
                    format("receive of %s, micro-batch %d, from stage %d", t.what, e.microbatch,
                           seg.stage));
       }
@@ -328,6 +332,9 @@ public:
   }
 
 private:
+  /// The world rank of `stage` in this rank's replica.
+  int rankOf(int stage) const { return stage * replicas_ + replica_; }
+
   struct Event {
     int transfer; // -1: the compute step of `segment`; else the transfer after it
     int segment, microbatch, stage;
@@ -375,7 +382,7 @@ private:
   const ModelDesc &model_;
   const PipelineDesc &pipe_;
   Comm &comm_;
-  int stage_, microbatches_;
+  int stage_, replica_, replicas_, microbatches_;
   int lastChunk_ = 0;
   std::vector<Event> events_;
   std::vector<std::vector<char>> stash_;  // the activation region, per micro-batch
@@ -584,10 +591,12 @@ int train(const ModelDesc &model, int argc, char **argv, std::unique_ptr<Comm> &
                                (long long)evalBatches).c_str() : "",
               o.lr, lrScheduleName(o.lrSchedule), (long long)o.warmup, omp_get_max_threads());
   if (par.multiRank() && par.stages > 1)
-    log.message("layout: %d pipeline stages, %s schedule x %lld micro-batches (%s, %d ranks) | "
-                "collective timeout %g s", par.stages, model.pipeline->schedule,
-                (long long)model.microbatches, par.comm->backend(), par.comm->size(),
-                o.collectiveTimeout);
+    log.message("layout: %d pipeline stages%s, %s schedule x %lld micro-batches (%s, %d ranks) "
+                "| collective timeout %g s", par.stages,
+                par.replicas > 1 ? format(" x %d data-parallel replicas", par.replicas).c_str()
+                                 : "",
+                model.pipeline->schedule, (long long)model.microbatches, par.comm->backend(),
+                par.comm->size(), o.collectiveTimeout);
   else if (par.multiRank())
     log.message("layout: %d data-parallel replicas x %lld micro-batches (%s, %d ranks) | "
                 "collective timeout %g s", par.replicas, (long long)model.microbatches,
@@ -644,12 +653,14 @@ int train(const ModelDesc &model, int argc, char **argv, std::unique_ptr<Comm> &
     othersTargets.resize(othersTokens.size());
   }
   std::vector<double> microLosses(size_t(model.microbatches));
-  // Pipeline stages: every stage reads the step's micro-batches (the first needs the tokens,
-  // the last the targets, and the loader position stays the one-rank run's on every rank).
+  // Pipeline stages: every stage reads its replica's micro-batches of the step (the first needs
+  // the tokens, the last the targets, and the loader position stays the one-rank run's on every
+  // rank).
   std::unique_ptr<PipelineRunner> pipeline;
   std::vector<std::vector<int32_t>> stepTokens, stepTargets;
   if (par.stages > 1) {
-    pipeline = std::make_unique<PipelineRunner>(model, *par.comm, par.stage);
+    pipeline = std::make_unique<PipelineRunner>(model, *par.comm, par.stage, par.replica,
+                                                par.replicas);
     stepTokens.assign(size_t(model.microbatches),
                       std::vector<int32_t>(size_t(model.microBatch * model.seqLen)));
     stepTargets = stepTokens;
@@ -677,8 +688,15 @@ int train(const ModelDesc &model, int argc, char **argv, std::unique_ptr<Comm> &
     par.comm->setContext(par.stage, step);
     zeroArena(model, base, model.gradsOffset, model.gradsBytes);
     if (pipeline) {
-      for (int64_t m = 0; m < model.microbatches; ++m)
-        trainData.next(stepTokens[size_t(m)].data(), stepTargets[size_t(m)].data());
+      // Replica r's pipeline takes global micro-batches r*M .. r*M+M-1, as without stages.
+      for (int64_t global = 0; global < model.microbatches * par.replicas; ++global) {
+        if (global / model.microbatches != par.replica) {
+          trainData.next(othersTokens.data(), othersTargets.data());
+          continue;
+        }
+        const size_t m = size_t(global % model.microbatches);
+        trainData.next(stepTokens[m].data(), stepTargets[m].data());
+      }
       pipeline->step(base, stepTokens, stepTargets, microLosses);
     }
     for (int64_t global = 0; !pipeline && global < model.microbatches * par.replicas; ++global) {
