@@ -221,23 +221,22 @@ static std::optional<ingot::ClusterMap> readCluster(lang::ModelInfo &info) {
   // A plan and its predicted schedule are made for any layout; only trainers are limited.
   if (effectiveStage() == Emit::Pipeline || effectiveStage() == Emit::Schedule)
     return map;
-  // Pipeline trainers: the host target (with any number of replicas per stage), one chunk per
-  // stage, and the GPipe or 1F1B schedule for now. The refusal names each missing piece.
+  // Pipeline trainers: the host target (with any number of replicas per stage) and the GPipe,
+  // 1F1B or interleaved (chunks >= 1 per stage) schedule for now. The refusal names each
+  // missing piece.
   if (p.stages > 1) {
     llvm::SmallVector<std::string> missing;
     if (target == Target::Cuda)
       missing.push_back("pipeline stages on the cuda target");
-    if (p.chunks > 1)
-      missing.push_back(llvm::formatv("more than one chunk per stage (chunks = {0})", p.chunks));
-    if (p.schedule != "gpipe" && p.schedule != "1f1b")
+    if (p.schedule != "gpipe" && p.schedule != "1f1b" && p.schedule != "interleaved")
       missing.push_back(llvm::formatv("the {0} schedule{1}", p.schedule,
                                       p.schedule == "zb-h1"
                                           ? " (its split input/weight-gradient backward steps)"
                                           : ""));
     if (!missing.empty())
       return fail(llvm::formatv("{0}: pipeline parallelism (stages = {1}) is implemented for the "
-                                "host target with one chunk per stage and the gpipe or 1f1b "
-                                "schedule; not implemented yet: {2}",
+                                "host target with the gpipe, 1f1b or interleaved schedule; not "
+                                "implemented yet: {2}",
                                 clusterFile, p.stages, llvm::join(missing, "; "))
                       .str());
   }

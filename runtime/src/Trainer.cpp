@@ -345,8 +345,10 @@ private:
     const PipelineSegment &seg = pipe_.segments[k];
     std::memcpy(arena + model_.tokens.offset, tokens[m].data(), model_.tokens.bytes);
     std::memcpy(arena + model_.targets.offset, targets[m].data(), model_.targets.bytes);
-    if (seg.backward)
-      std::memcpy(arena + pipe_.activationOffset, stash_[m].data(), pipe_.activationBytes);
+    // The micro-batch's region as its previous segment on this stage left it (a stage runs
+    // several of a micro-batch's segments with others' in between: its backward after its
+    // forward; with chunks > 1, its later chunks' forwards too).
+    std::memcpy(arena + pipe_.activationOffset, stash_[m].data(), pipe_.activationBytes);
     for (int t = 0; t < pipe_.numTransfers; ++t) {
       const PipelineTransfer &x = pipe_.transfers[t];
       if (x.from == k && x.tiedGradient)
@@ -363,11 +365,9 @@ private:
       }
     }
     seg.run(arena);
-    if (!seg.backward) {
-      if (seg.chunk == lastChunk_)
-        losses[size_t(m)] = readLoss(model_, arena);
-      std::memcpy(stash_[m].data(), arena + pipe_.activationOffset, pipe_.activationBytes);
-    }
+    if (!seg.backward && seg.chunk == lastChunk_)
+      losses[size_t(m)] = readLoss(model_, arena);
+    std::memcpy(stash_[m].data(), arena + pipe_.activationOffset, pipe_.activationBytes);
   }
 
   /// out[i] += part[i]: the same addition as the generated gradient accumulation.
