@@ -19,6 +19,7 @@
 #include "lang/Parser.h"
 #include "lang/Sema.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
@@ -36,6 +37,8 @@
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/WithColor.h"
+
+#include <map>
 
 #ifndef INGOT_VERSION
 #define INGOT_VERSION "dev"
@@ -144,7 +147,8 @@ static void reportMemory(mlir::ModuleOp module) {
 }
 
 /// Moves each stage's order of compute steps from the pipeline plan into the module attribute
-/// `ingot.stage_programs` (per stage, (chunk, micro-batch, backward) triples) that the host
+/// `ingot.stage_programs` (per stage, (chunk, micro-batch, phase) triples: phase 0 forward, 1
+/// backward, 2 input-gradient backward, 3 weight-gradient backward) that the host
 /// emitter reads, and drops the plan: the trainer's transfers are derived from the ops' chunks.
 static mlir::LogicalResult recordStagePrograms(mlir::ModuleOp module) {
   ingot::pipeline::PlanOp plan;
@@ -152,7 +156,6 @@ static mlir::LogicalResult recordStagePrograms(mlir::ModuleOp module) {
   if (!plan)
     return module.emitError("internal error: no pipeline.plan after planning the pipeline");
   std::vector<llvm::SmallVector<int64_t>> programs(plan.getStages());
-  mlir::LogicalResult result = mlir::success();
   plan.walk([&](ingot::pipeline::ProgramOp program) {
     auto &steps = programs[program.getStage()];
     for (mlir::Operation &op : program.getBody().front()) {
@@ -160,9 +163,10 @@ static mlir::LogicalResult recordStagePrograms(mlir::ModuleOp module) {
         steps.append({int64_t(f.getChunk()), int64_t(f.getMicrobatch()), 0});
       else if (auto b = llvm::dyn_cast<ingot::pipeline::BackwardOp>(op))
         steps.append({int64_t(b.getChunk()), int64_t(b.getMicrobatch()), 1});
-      else if (llvm::isa<ingot::pipeline::BackwardInputOp, ingot::pipeline::BackwardWeightOp>(op))
-        result = op.emitError("the host target runs whole backward steps only (no split "
-                              "input/weight backward yet)");
+      else if (auto b = llvm::dyn_cast<ingot::pipeline::BackwardInputOp>(op))
+        steps.append({int64_t(b.getChunk()), int64_t(b.getMicrobatch()), 2});
+      else if (auto b = llvm::dyn_cast<ingot::pipeline::BackwardWeightOp>(op))
+        steps.append({int64_t(b.getChunk()), int64_t(b.getMicrobatch()), 3});
     }
   });
   mlir::Builder b(module.getContext());
@@ -171,7 +175,61 @@ static mlir::LogicalResult recordStagePrograms(mlir::ModuleOp module) {
     attrs.push_back(b.getDenseI64ArrayAttr(steps));
   module->setAttr("ingot.stage_programs", b.getArrayAttr(attrs));
   plan.erase();
-  return result;
+  return mlir::success();
+}
+
+/// ZB-H1 runs a chunk's backward as two steps: its input gradients (B), then, later, its weight
+/// gradients (W). So that the one-rank memory plan keeps what W reads alive across B, each
+/// chunk's weight-gradient ops (`ingot.grad = "weight"`) of @forward_backward move to right
+/// after the chunk's last other backward op, in their order: the same ops and values (so the
+/// same numbers), in the order the stages run them. Fails when an op of B uses a weight-gradient
+/// op's result (the split would not be a valid order).
+static mlir::LogicalResult splitBackwardOrder(mlir::ModuleOp module) {
+  mlir::func::FuncOp fb = module.lookupSymbol<mlir::func::FuncOp>("forward_backward");
+  if (!fb)
+    return module.emitError("internal error: no @forward_backward to split for zb-h1");
+  mlir::Block &body = fb.getBody().front();
+  auto chunkOf = [](mlir::Operation *op) -> int64_t {
+    auto c = op->getAttrOfType<mlir::IntegerAttr>("pipeline.chunk");
+    return c ? c.getInt() : -1;
+  };
+  auto isWeight = [](mlir::Operation *op) {
+    auto g = op->getAttrOfType<mlir::StringAttr>("ingot.grad");
+    return g && g.getValue() == "weight";
+  };
+  bool backward = false;
+  std::map<int64_t, mlir::Operation *> lastInput; // chunk -> its last backward op that is not W
+  for (mlir::Operation &op : body) {
+    backward |= op.hasAttr("ingot.grad");
+    if (backward && !isWeight(&op) && !op.hasTrait<mlir::OpTrait::IsTerminator>())
+      lastInput[chunkOf(&op)] = &op;
+  }
+  std::map<int64_t, llvm::SmallVector<mlir::Operation *>> moving;
+  backward = false;
+  for (mlir::Operation &op : body) {
+    backward |= op.hasAttr("ingot.grad");
+    if (!backward || !isWeight(&op))
+      continue;
+    auto last = lastInput.find(chunkOf(&op));
+    if (last != lastInput.end() && op.isBeforeInBlock(last->second))
+      moving[chunkOf(&op)].push_back(&op);
+  }
+  for (auto &[chunk, ops] : moving) {
+    llvm::SmallPtrSet<mlir::Operation *, 16> moved(ops.begin(), ops.end());
+    mlir::Operation *last = lastInput[chunk];
+    for (mlir::Operation *op : ops)
+      for (mlir::Operation *user : op->getUsers())
+        if (!moved.contains(user) && !last->isBeforeInBlock(user))
+          return user->emitError("zb-h1: this input-gradient op of chunk ")
+                 << chunk << " uses a weight-gradient result (" << op->getName()
+                 << "), so the chunk's backward cannot be split into B and W steps";
+    mlir::Operation *after = last;
+    for (mlir::Operation *op : ops) {
+      op->moveAfter(after);
+      after = op;
+    }
+  }
+  return mlir::success();
 }
 
 static std::string generatedProgram;
@@ -221,21 +279,19 @@ static std::optional<ingot::ClusterMap> readCluster(lang::ModelInfo &info) {
   // A plan and its predicted schedule are made for any layout; only trainers are limited.
   if (effectiveStage() == Emit::Pipeline || effectiveStage() == Emit::Schedule)
     return map;
-  // Pipeline trainers: the host target (with any number of replicas per stage) and the GPipe,
-  // 1F1B or interleaved (chunks >= 1 per stage) schedule for now. The refusal names each
-  // missing piece.
+  // Pipeline trainers: the host target (with any number of replicas per stage), under the
+  // GPipe, 1F1B, interleaved (chunks >= 1 per stage) or ZB-H1 schedule, for now. The refusal
+  // names each missing piece.
   if (p.stages > 1) {
     llvm::SmallVector<std::string> missing;
     if (target == Target::Cuda)
       missing.push_back("pipeline stages on the cuda target");
-    if (p.schedule != "gpipe" && p.schedule != "1f1b" && p.schedule != "interleaved")
-      missing.push_back(llvm::formatv("the {0} schedule{1}", p.schedule,
-                                      p.schedule == "zb-h1"
-                                          ? " (its split input/weight-gradient backward steps)"
-                                          : ""));
+    if (p.schedule != "gpipe" && p.schedule != "1f1b" && p.schedule != "interleaved" &&
+        p.schedule != "zb-h1")
+      missing.push_back(llvm::formatv("the {0} schedule", p.schedule));
     if (!missing.empty())
       return fail(llvm::formatv("{0}: pipeline parallelism (stages = {1}) is implemented for the "
-                                "host target with the gpipe, 1f1b or interleaved schedule; not "
+                                "host target (gpipe, 1f1b, interleaved and zb-h1 schedules); not "
                                 "implemented yet: {2}",
                                 clusterFile, p.stages, llvm::join(missing, "; "))
                       .str());
@@ -337,6 +393,8 @@ static int compile(llvm::SourceMgr &sourceMgr, mlir::MLIRContext &context, llvm:
     if (mlir::failed(ingot::planPipeline(*ir, *cluster)))
       return 1;
     if (mlir::failed(recordStagePrograms(*ir)))
+      return 1;
+    if (info.parallel.schedule == "zb-h1" && mlir::failed(splitBackwardOrder(*ir)))
       return 1;
   }
 

@@ -70,8 +70,10 @@ LogicalResult Emitter::emitOptimizer(func::FuncOp fn) {
 }
 
 /// Pipeline stages (the module's `ingot.stage_programs`, one program per stage of (chunk,
-/// micro-batch, backward) triples, from pipeline-schedule): the ops of @forward_backward cut into
+/// micro-batch, phase) triples, from pipeline-schedule): the ops of @forward_backward cut into
 /// segments, one per chunk and phase (its forward; its backward, input and weight gradients
+/// together, or for ZB-H1 its input-gradient ops (B) and its weight-gradient ops (W,
+/// `ingot.grad = "weight"`), which ingotc has ordered after the chunk's B ops
 /// together), each a function that keeps the one-rank program order and arena offsets; the
 /// values that cross between stages; and each stage's order of (segment, micro-batch) steps.
 /// The runtime (Trainer.cpp) runs a stage's steps, keeps a copy of the activation region per
@@ -91,13 +93,22 @@ LogicalResult Emitter::emitPipeline(ArrayAttr programs) {
   }
   struct Segment {
     int64_t chunk;
-    bool backward;
+    int64_t phase; // 0: forward; 1: backward; 2: input-gradient backward; 3: weight-gradient
     SmallVector<Operation *> ops;
     llvm::DenseSet<Operation *> emit; // its ops, constants it re-makes, the loss copy
     std::string name;
   };
   std::vector<Segment> segments;
-  std::map<std::pair<int64_t, bool>, int64_t> segmentOf; // (chunk, backward) -> index
+  std::map<std::pair<int64_t, int64_t>, int64_t> segmentOf; // (chunk, phase) -> index
+  // ZB-H1's programs (phases 2 and 3) split each backward by the ops' ingot.grad.
+  bool split = false;
+  for (Attribute program : programs) {
+    ArrayRef<int64_t> triples = llvm::cast<DenseI64ArrayAttr>(program).asArrayRef();
+    for (size_t i = 2; i < triples.size(); i += 3)
+      split |= triples[i] >= 2;
+  }
+  static const char *const phaseNames[] = {"forward", "backward", "backward_input",
+                                           "backward_weight"};
   DenseMap<Operation *, int64_t> segOfOp;
   int64_t lastChunk = -1;
   for (Operation *op : ops) {
@@ -108,12 +119,13 @@ LogicalResult Emitter::emitPipeline(ArrayAttr programs) {
       return op->emitError("has no pipeline.chunk: the host target's pipeline stages need "
                            "pipeline-partition on every op of @forward_backward");
     bool backward = firstBackward >= 0 && indexOf[op] >= firstBackward;
-    auto key = std::make_pair(chunk.getInt(), backward);
+    auto grad = op->getAttrOfType<StringAttr>("ingot.grad");
+    int64_t phase = !backward ? 0 : !split ? 1 : grad && grad.getValue() == "weight" ? 3 : 2;
+    auto key = std::make_pair(chunk.getInt(), phase);
     auto [it, added] = segmentOf.try_emplace(key, int64_t(segments.size()));
     if (added)
-      segments.push_back({chunk.getInt(), backward, {}, {},
-                          llvm::formatv("chunk{0}_{1}", chunk.getInt(),
-                                        backward ? "backward" : "forward")
+      segments.push_back({chunk.getInt(), phase, {}, {},
+                          llvm::formatv("chunk{0}_{1}", chunk.getInt(), phaseNames[phase])
                               .str()});
     segments[it->second].ops.push_back(op);
     segments[it->second].emit.insert(op);
@@ -121,7 +133,15 @@ LogicalResult Emitter::emitPipeline(ArrayAttr programs) {
     lastChunk = std::max(lastChunk, chunk.getInt());
   }
   auto stageOf = [&](int64_t seg) { return segments[seg].chunk % stages; };
-  auto lossSegment = segmentOf.find({lastChunk, false});
+  if (split)
+    for (Operation *op : ops)
+      for (Value operand : op->getOperands())
+        if (Operation *def = operand.getDefiningOp();
+            def && segOfOp.count(def) && segOfOp.count(op) &&
+            segments[segOfOp.lookup(def)].phase == 3 && segments[segOfOp.lookup(op)].phase == 2)
+          return op->emitError("the input-gradient backward step reads a weight-gradient op's "
+                               "result, so zb-h1 cannot split this backward");
+  auto lossSegment = segmentOf.find({lastChunk, 0});
   if (lossSegment == segmentOf.end())
     return fb.emitError("the last chunk has no forward ops");
   segments[lossSegment->second].emit.insert(fb.getBody().front().getTerminator());
@@ -181,7 +201,7 @@ LogicalResult Emitter::emitPipeline(ArrayAttr programs) {
     bool sameStage = llvm::all_of(segs, [&](int64_t s) { return stageOf(s) == stageOf(segs[0]); });
     if (sameStage)
       continue;
-    if (segs.size() != 2 || !segments[segs[0]].backward || !segments[segs[1]].backward ||
+    if (segs.size() != 2 || !segments[segs[0]].phase || !segments[segs[1]].phase ||
         stageOf(segs[0]) <= stageOf(segs[1]))
       return grads.front()->emitError()
              << "the host target's pipeline stages can share a parameter's gradient between "
@@ -196,7 +216,7 @@ LogicalResult Emitter::emitPipeline(ArrayAttr programs) {
   }
 
   for (Segment &seg : segments) {
-    os << "// " << (seg.backward ? "The backward" : "The forward") << " of chunk " << seg.chunk
+    os << "// The " << phaseNames[seg.phase] << " of chunk " << seg.chunk
        << " (stage " << seg.chunk % stages << "): " << seg.ops.size()
        << " ops of @forward_backward.\n";
     os << "void " << seg.name << "(char *A) {\n";
@@ -208,7 +228,7 @@ LogicalResult Emitter::emitPipeline(ArrayAttr programs) {
   os << "const ingot::rt::PipelineSegment kSegments[] = {\n";
   for (const Segment &seg : segments)
     os << llvm::formatv("    {{{0}, {1}, {2}, {3}, \"{3}\"},\n", seg.chunk, seg.chunk % stages,
-                        seg.backward ? 1 : 0, seg.name);
+                        seg.phase, seg.name);
   os << "};\n";
   os << "const ingot::rt::PipelineTransfer kTransfers[] = {\n";
   for (const Transfer &t : transfers)
@@ -222,10 +242,11 @@ LogicalResult Emitter::emitPipeline(ArrayAttr programs) {
   for (auto [s, program] : llvm::enumerate(programs)) {
     ArrayRef<int64_t> triples = llvm::cast<DenseI64ArrayAttr>(program).asArrayRef();
     for (size_t i = 0; i + 2 < triples.size(); i += 3) {
-      auto it = segmentOf.find({triples[i], triples[i + 2] != 0});
+      auto it = segmentOf.find({triples[i], triples[i + 2]});
       if (it == segmentOf.end() || stageOf(it->second) != int64_t(s))
         return fb.emitError() << "stage " << s << "'s program runs the "
-                              << (triples[i + 2] ? "backward" : "forward") << " of chunk "
+                              << phaseNames[std::clamp<int64_t>(triples[i + 2], 0, 3)]
+                              << " of chunk "
                               << triples[i] << ", which has no ops on that stage";
       steps += llvm::formatv("{{{0}, {1}}, ", it->second, triples[i + 1]).str();
       ++count;

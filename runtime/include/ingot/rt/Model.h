@@ -90,13 +90,15 @@ struct TrainDefaults {
 
 /// Pipeline parallelism (P > 1): each rank runs its stage's segments of the one-rank training
 /// step in its stage's schedule order. A segment is one chunk's forward, or its whole backward
-/// (input and weight gradients), i.e. the ops of forwardBackward with that chunk and phase, in
+/// (input and weight gradients), or under ZB-H1 its input-gradient (B) or weight-gradient (W)
+/// part of the backward, i.e. the ops of forwardBackward with that chunk and phase, in
 /// the one-rank order and at the one-rank arena offsets; the ops of other stages never run.
 /// Transfers carry the values one stage's segment makes and another's reads (activations
 /// forward, their gradients back, and a tied parameter's gradient part), per micro-batch.
 struct PipelineSegment {
   int32_t chunk, stage;
-  int32_t backward;            // 0: forward; 1: backward (input and weight gradients)
+  int32_t backward;            // 0: forward; 1: backward (input and weight gradients);
+                               // 2: input-gradient backward (B); 3: weight-gradient backward (W)
   void (*run)(char *arena);
   const char *name;            // "chunk0_forward"
 };
@@ -114,7 +116,7 @@ struct PipelineStep {
   int32_t segment, microbatch;
 };
 struct PipelineDesc {
-  const char *schedule;        // "gpipe", "1f1b"
+  const char *schedule;        // "gpipe", "1f1b", "interleaved", "zb-h1"
   int32_t numSegments;
   const PipelineSegment *segments;
   int32_t numTransfers;
