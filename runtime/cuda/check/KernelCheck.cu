@@ -1,6 +1,6 @@
 //===- KernelCheck.cu - Every cuda kernel against the fp32 reference ------===//
 //
-// Run on a GPU machine (utils/cuda-check/kernels.sh builds and runs it). For each kernel of
+// Run on a GPU machine: `ingot-cuda-kernel-check [seed]` (CI builds it). For each kernel of
 // Kernels.cuh: fresh random inputs (the seed is printed; pass one to repeat it), outputs
 // poisoned with NaN first (an element the kernel failed to write fails the check), the fast
 // kernel on bf16 storage against ReferenceKernels.cu in fp32 on the same bf16-rounded inputs,
