@@ -195,22 +195,6 @@ TEST(DataOrder, PositionsThatDoNotFitAreRefused) {
 // The training loop.
 //===----------------------------------------------------------------------===//
 
-struct RunResult {
-  int rc;
-  std::string out, err;
-};
-
-RunResult run(const ModelDesc &model, std::vector<std::string> flags) {
-  Args args(std::move(flags));
-  ::testing::internal::CaptureStdout();
-  ::testing::internal::CaptureStderr();
-  RunResult r;
-  r.rc = runTrainer(model, args.argc(), args.argv());
-  r.out = ::testing::internal::GetCapturedStdout();
-  r.err = ::testing::internal::GetCapturedStderr();
-  return r;
-}
-
 // LinearModel reads B = 2 rows of T = 8 (16 tokens a batch) and 2 micro-batches a step.
 // (150-1)/8 = 18 rows -> 9 batches, (90-1)/8 = 11 -> 5, (200-1)/8 = 24 -> 12: 26 batches per
 // epoch, 13 steps.

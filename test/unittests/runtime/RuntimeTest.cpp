@@ -16,22 +16,6 @@ using namespace ingot::rt::test;
 
 namespace {
 
-struct RunResult {
-  int rc;
-  std::string out, err;
-};
-
-RunResult run(const ModelDesc &model, std::vector<std::string> flags) {
-  Args args(std::move(flags));
-  ::testing::internal::CaptureStdout();
-  ::testing::internal::CaptureStderr();
-  RunResult r;
-  r.rc = runTrainer(model, args.argc(), args.argv());
-  r.out = ::testing::internal::GetCapturedStdout();
-  r.err = ::testing::internal::GetCapturedStderr();
-  return r;
-}
-
 // Three shards of different lengths and phases, so the data position matters.
 std::string writeData(const std::string &dir) {
   writeShard(dir + "/train_000.bin", patternTokens(150, 0, 1));

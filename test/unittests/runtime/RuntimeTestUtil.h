@@ -11,6 +11,7 @@
 #define INGOT_TEST_RUNTIME_UTIL_H
 
 #include "ingot/rt/Model.h"
+#include "src/Trainer.h"
 
 #include <cmath>
 #include <cstdint>
@@ -254,6 +255,24 @@ struct Args {
   int argc() const { return int(strings.size()); }
   char **argv() { return pointers.data(); }
 };
+
+/// What a training run printed and returned.
+struct RunResult {
+  int rc;
+  std::string out, err;
+};
+
+/// Runs the training loop on `model` with `flags`, capturing its stdout and stderr.
+inline RunResult run(const ModelDesc &model, std::vector<std::string> flags) {
+  Args args(std::move(flags));
+  ::testing::internal::CaptureStdout();
+  ::testing::internal::CaptureStderr();
+  RunResult r;
+  r.rc = runTrainer(model, args.argc(), args.argv());
+  r.out = ::testing::internal::GetCapturedStdout();
+  r.err = ::testing::internal::GetCapturedStderr();
+  return r;
+}
 
 } // namespace ingot::rt::test
 
