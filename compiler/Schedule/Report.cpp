@@ -29,24 +29,6 @@ const char *shortName(StepKind k) {
   return "?";
 }
 
-const char *category(StepKind k) {
-  switch (k) {
-  case StepKind::GradReduce:
-    return "gradient_all_reduce";
-  case StepKind::Optimizer:
-    return "optimizer";
-  case StepKind::Forward:
-    return "forward";
-  case StepKind::Backward:
-    return "backward";
-  case StepKind::BackwardInput:
-    return "backward_input";
-  case StepKind::BackwardWeight:
-    return "backward_weight";
-  }
-  return "?";
-}
-
 std::string msText(double seconds) { return llvm::formatv("{0:f3}", seconds * 1e3).str(); }
 
 } // namespace
@@ -170,7 +152,7 @@ void ingot::sched::writeChromeTrace(const PlanSummary &plan, const Timeline &tim
                                  e.step.chunk)
                        .str();
           j.attribute("name", name);
-          j.attribute("cat", category(e.step.kind));
+          j.attribute("cat", stepKindName(e.step.kind));
           j.attribute("ph", "X");
           j.attribute("pid", 0);
           j.attribute("tid", tid);

@@ -138,7 +138,9 @@ std::vector<Step> interleaved(const Layout &l, int64_t s) {
   return out;
 }
 
-const char *stepName(StepKind k) {
+} // namespace
+
+const char *ingot::sched::stepKindName(StepKind k) {
   switch (k) {
   case StepKind::Forward:
     return "forward";
@@ -149,14 +151,12 @@ const char *stepName(StepKind k) {
   case StepKind::BackwardWeight:
     return "backward_weight";
   case StepKind::GradReduce:
-    return "gradient all-reduce";
+    return "gradient_all_reduce";
   case StepKind::Optimizer:
     return "optimizer";
   }
   return "?";
 }
-
-} // namespace
 
 std::vector<std::vector<Step>> ingot::sched::buildPrograms(const Layout &l) {
   std::vector<std::vector<Step>> programs;
@@ -266,7 +266,7 @@ std::optional<Timeline> ingot::sched::simulate(const Layout &l,
         case StepKind::Optimizer:
           error = llvm::formatv("stage {0}'s program names a {1} step; the simulator adds "
                                 "those itself",
-                                s, stepName(st.kind))
+                                s, stepKindName(st.kind))
                       .str();
           return std::nullopt;
         }
@@ -301,7 +301,7 @@ std::optional<Timeline> ingot::sched::simulate(const Layout &l,
           continue;
         const Step &st = programs[s][next[s]];
         waits += llvm::formatv("{0}stage {1} waits at the {2} of micro-batch {3} on chunk {4}",
-                               waits.empty() ? "" : "; ", s, stepName(st.kind), st.microbatch,
+                               waits.empty() ? "" : "; ", s, stepKindName(st.kind), st.microbatch,
                                st.chunk)
                      .str();
       }

@@ -32,6 +32,9 @@ enum class StepKind : uint8_t {
   GradReduce,     // the data-parallel all-reduce of a chunk's gradients (on the comm stream)
   Optimizer,      // the AdamW update of the stage's parameters
 };
+/// "forward", "backward", "backward_input", "backward_weight", "gradient_all_reduce",
+/// "optimizer": in messages and as the Chrome trace category.
+const char *stepKindName(StepKind kind);
 
 /// One compute step of a stage program; `chunk` is the global chunk index (its stage is
 /// chunk mod stages).
