@@ -251,7 +251,6 @@ LogicalResult KernelCallEmitter::emitFunction(func::FuncOp fn, StringRef name,
     if (llvm::isa<AttentionOp, CrossEntropyOp>(op))
       statsIndex[op] = int64_t(statsIndex.size());
   });
-  maxStats = std::max<int64_t>(maxStats, statsIndex.size());
   if (style.fuseEpilogues)
     planEpilogues(fn);
   if (prologue)

@@ -69,8 +69,6 @@ public:
   std::string ptr(mlir::Value v) const;
   /// A matmul operand: the bf16 working copy where `v` is a parameter that has one.
   std::string gemmOperand(mlir::Value v) const;
-  /// Statistics slots (attention and cross-entropy ops) a function needed, at most.
-  int64_t maxStatsSlots() const { return maxStats; }
   /// A float pointer at arena offset `off`.
   std::string ptrAt(int64_t off) const;
   /// One indented line of the function body.
@@ -103,7 +101,6 @@ private:
   llvm::raw_ostream &os;
   /// Each attention and cross-entropy op's statistics slot in the function being emitted.
   llvm::DenseMap<mlir::Operation *, int64_t> statsIndex;
-  int64_t maxStats = 0;
   /// Parameter gradients a GEMM already accumulated (foldGradAccumulate).
   llvm::DenseSet<mlir::Operation *> foldedGrads;
 
@@ -126,7 +123,8 @@ private:
   /// Finds the GEMM epilogues of `fn` whose buffers the memory plan lets fuse.
   void planEpilogues(mlir::func::FuncOp fn);
 
-  /// The statistics slot of the forward op whose result or operand `v` is; -1 if none.
+  /// `lse(A, i)`: the statistics slot of `forward` (an attention or cross-entropy op of this
+  /// function); an empty string, with an error at `user`, when there is none.
   std::string statsOf(mlir::Operation *forward, mlir::Operation *user);
 };
 
