@@ -1,5 +1,6 @@
 //===- EmitCommon.cpp - What the host and cuda emitters share -------------===//
 #include "compiler/Target/EmitCommon.h"
+#include "compiler/Transforms/Passes.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/Format.h"
@@ -123,6 +124,7 @@ LogicalResult ArenaPlan::read(ModuleOp module, int64_t floatBytes, StringRef tar
                             "the memory plan (ingot-autodiff, ingot-optimizer, ingot-plan-memory)");
   if (memory.getAs<IntegerAttr>("float_bytes").getInt() != floatBytes)
     return module.emitError("the memory plan was made for another float size");
+  this->floatBytes = floatBytes;
   llvm::append_range(inputOffsets, memory.getAs<DenseI64ArrayAttr>("input_offsets").asArrayRef());
   lossOffset = memory.getAs<IntegerAttr>("loss_offset").getInt();
   for (ParamOp p : module.getOps<ParamOp>())
@@ -135,6 +137,11 @@ int64_t ArenaPlan::offset(Value v) const {
     return inputOffsets[arg.getArgNumber()];
   auto offsets = v.getDefiningOp()->getAttrOfType<DenseI64ArrayAttr>("ingot.offsets");
   return offsets[llvm::cast<OpResult>(v).getResultNumber()];
+}
+
+int64_t ArenaPlan::bytes(Value v) const {
+  RankedTensorType t = typeOf(v);
+  return t.getNumElements() * (storedAsBf16(v) ? 2 : elementBytes(t.getElementType(), floatBytes));
 }
 
 int64_t ArenaPlan::paramOffset(ParamOp p, StringRef key) {

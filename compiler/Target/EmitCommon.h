@@ -87,6 +87,9 @@ public:
 
   /// The arena offset of `v` (a function argument or an op result).
   int64_t offset(mlir::Value v) const;
+  /// The bytes `v` takes in the arena, as the plan sized it: bf16 where ingot-assign-storage
+  /// chose it, else the plan's float size (or the integer's width).
+  int64_t bytes(mlir::Value v) const;
   ParamOp param(llvm::StringRef name) const { return params.lookup(name); }
   /// The offset a parameter keeps under `key`: ingot.offset, ingot.grad_offset, ingot.m_offset,
   /// ingot.v_offset.
@@ -95,6 +98,7 @@ public:
   llvm::SmallVector<int64_t> inputOffsets;
   int64_t lossOffset = 0;
   mlir::DictionaryAttr memory;
+  int64_t floatBytes = 4;
   mlir::func::FuncOp forwardBackward, forward, optimizerStep;
 
 private:

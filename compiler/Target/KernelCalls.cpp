@@ -1,5 +1,6 @@
 //===- KernelCalls.cpp - One kernel call per ingot op, for both targets ---===//
 #include "compiler/Target/KernelCalls.h"
+#include "compiler/Target/PipelineSegments.h"
 
 #include "compiler/Transforms/Passes.h"
 #include "dialects/Ingot/IngotOps.h"
@@ -23,10 +24,23 @@ std::string KernelCallEmitter::ptr(Value v) const {
   return llvm::formatv("at<{0}>(A, {1})", t, plan.offset(v)).str();
 }
 
+bool KernelCallEmitter::sameSegment(Operation *a, Operation *b) const {
+  return !segments || segments->segmentOf(a) == segments->segmentOf(b);
+}
+
 std::string KernelCallEmitter::statsOf(Operation *forward, Operation *user) {
   if (!forward || !statsIndex.count(forward)) {
     user->emitError() << "the " << style.target << " target needs '" << user->getName()
                       << "' to follow its forward op in the same function";
+    return "";
+  }
+  // The slot is kept per micro-batch on the stage that wrote it (the runtime's copies of the
+  // statistics region), so the reader must run there too.
+  if (segments && user != forward && segments->stageOf(user) != segments->stageOf(forward)) {
+    user->emitError() << "the " << style.target << " target's pipeline stages need '"
+                      << user->getName() << "' on the stage of its forward op (stage "
+                      << segments->stageOf(forward) << "), whose statistics it reads; it is on "
+                      << "stage " << segments->stageOf(user);
     return "";
   }
   return llvm::formatv("lse(A, {0})", statsIndex.lookup(forward)).str();
@@ -82,7 +96,8 @@ void KernelCallEmitter::planEpilogues(func::FuncOp fn) {
     if (llvm::isa<LayerNormGradOp, RmsNormGradOp>(op)) {
       Value dx = op.getResult(0);
       auto add = llvm::dyn_cast_or_null<AddOp>(soleUser(dx));
-      if (!add || !adjacent(&op, add) || !storedAsBf16(dx) || !storedAsBf16(add.getResult()))
+      if (!add || !adjacent(&op, add) || !sameSegment(&op, add) || !storedAsBf16(dx) ||
+          !storedAsBf16(add.getResult()))
         continue;
       Value r = add.getLhs() == dx ? add.getRhs() : add.getLhs();
       Range out = range(add.getResult());
@@ -131,15 +146,16 @@ void KernelCallEmitter::planEpilogues(func::FuncOp fn) {
       if (!llvm::isa_and_nonnull<ParamRefOp>(m.getRhs().getDefiningOp()))
         reads.push_back(range(m.getRhs()));
       bool ok = gg.getApproximate() == "tanh" && gg.getGradOutput() == m.getResult() &&
-                storedAsBf16(gg.getGradX()) && storedAsBf16(gg.getX());
+                sameSegment(m, gg) && storedAsBf16(gg.getGradX()) && storedAsBf16(gg.getX());
       for (Range r : reads)
         ok &= disjoint(out, r);
       for (Operation *o = m->getNextNode(); ok && o && o != gg; o = o->getNextNode()) {
         if (llvm::isa<ParamRefOp, ReshapeOp, ParamGradOp>(o))
           continue; // no code, or an accumulation into the fp32 gradient region
         auto product = llvm::dyn_cast<MatmulOp>(o);
-        if (product && soleGradUser(product.getResult()) && style.foldGradAccumulate)
-          continue; // writes only its parameter's gradient
+        if (product && style.foldGradAccumulate)
+          if (ParamGradOp grad = soleGradUser(product.getResult()); grad && sameSegment(o, grad))
+            continue; // writes only its parameter's gradient
         for (Value v : o->getResults())
           for (Range r : reads)
             ok &= !llvm::isa<RankedTensorType>(v.getType()) || disjoint(range(v), r);
@@ -197,6 +213,8 @@ void KernelCallEmitter::planEpilogues(func::FuncOp fn) {
       Range r = range(f.residual);
       ok &= (r.begin == out.begin && r.end == out.end) || disjoint(r, out);
     }
+    for (Operation *a : absorbed)
+      ok &= sameSegment(m, a);
     if (!ok)
       continue;
     gemmFusions[m] = f;
@@ -242,9 +260,8 @@ void KernelCallEmitter::arrayCall(
   line("}");
 }
 
-LogicalResult KernelCallEmitter::emitFunction(func::FuncOp fn, StringRef name,
-                                              llvm::function_ref<void()> prologue) {
-  os << "void " << name << "(char *A) {\n";
+void KernelCallEmitter::beginFunction(func::FuncOp fn, const PipelineSegments *segmentsOf) {
+  segments = segmentsOf;
   statsIndex.clear();
   foldedGrads.clear();
   fn.walk([&](Operation *op) {
@@ -253,6 +270,12 @@ LogicalResult KernelCallEmitter::emitFunction(func::FuncOp fn, StringRef name,
   });
   if (style.fuseEpilogues)
     planEpilogues(fn);
+}
+
+LogicalResult KernelCallEmitter::emitFunction(func::FuncOp fn, StringRef name,
+                                              llvm::function_ref<void()> prologue) {
+  os << "void " << name << "(char *A) {\n";
+  beginFunction(fn);
   if (prologue)
     prologue();
   for (Operation &op : fn.getBody().front())
@@ -315,7 +338,7 @@ LogicalResult KernelCallEmitter::emitOp(Operation *op) {
       return false;
     SmallVector<ParamGradOp> grads;
     for (Value w : n->getResults().drop_front())
-      if (ParamGradOp g = soleGradUser(w); g && w.hasOneUse())
+      if (ParamGradOp g = soleGradUser(w); g && w.hasOneUse() && sameSegment(n, g))
         grads.push_back(g);
       else
         return false;
@@ -409,7 +432,8 @@ LogicalResult KernelCallEmitter::emitOp(Operation *op) {
         }
         std::string out = ptr(m.getResult());
         bool accumulate = false;
-        if (ParamGradOp grad = style.foldGradAccumulate ? soleGradUser(m.getResult()) : nullptr) {
+        ParamGradOp grad = style.foldGradAccumulate ? soleGradUser(m.getResult()) : nullptr;
+        if (grad && sameSegment(m, grad)) {
           out = ptrAt(ArenaPlan::paramOffset(plan.param(grad.getName()), "ingot.grad_offset"));
           accumulate = true;
           foldedGrads.insert(grad);
@@ -626,9 +650,10 @@ LogicalResult KernelCallEmitter::emitOp(Operation *op) {
                          : llvm::isa<ReduceMeanOp>(op) ? "mean"
                                                        : "max";
         std::string out = ptr(r.getResult()), accumulate;
-        if (ParamGradOp g = style.foldGradAccumulate && llvm::isa<ReduceSumOp>(op)
-                                ? soleGradUser(r.getResult())
-                                : ParamGradOp()) {
+        ParamGradOp g = style.foldGradAccumulate && llvm::isa<ReduceSumOp>(op)
+                            ? soleGradUser(r.getResult())
+                            : ParamGradOp();
+        if (g && sameSegment(op, g)) {
           // A bias gradient: summed straight into the parameter's gradient.
           out = ptrAt(ArenaPlan::paramOffset(plan.param(g.getName()), "ingot.grad_offset"));
           accumulate = ", true";

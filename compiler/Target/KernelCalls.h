@@ -27,6 +27,8 @@
 namespace ingot {
 namespace codegen {
 
+class PipelineSegments;
+
 /// How a target spells its kernel calls.
 struct KernelCallStyle {
   /// The target's name in error messages: "host", "cuda".
@@ -77,6 +79,11 @@ public:
   /// `void name(char *A) { ... }` with one call per op of `fn`, after what `prologue` writes.
   mlir::LogicalResult emitFunction(mlir::func::FuncOp fn, llvm::StringRef name,
                                    llvm::function_ref<void()> prologue = nullptr);
+  /// Prepares emitOp for the ops of `fn` (statistics slots, fused epilogues), as emitFunction
+  /// does before its calls. With `segments` (pipeline stages: `fn` is @forward_backward, its
+  /// ops emitted segment by segment), no fusion joins ops of two segments, and an op reading
+  /// the statistics of a forward op must run on that op's stage.
+  void beginFunction(mlir::func::FuncOp fn, const PipelineSegments *segments = nullptr);
   /// The comment line and the call(s) of one op; fails (with an error at the op) on an op the
   /// target has no kernel for.
   mlir::LogicalResult emitOp(mlir::Operation *op);
@@ -99,6 +106,10 @@ private:
   const KernelCallStyle &style;
   const ArenaPlan &plan;
   llvm::raw_ostream &os;
+  /// The pipeline segments of the function being emitted, or null (one function, one pass).
+  const PipelineSegments *segments = nullptr;
+  /// Whether a fusion may join `a` and `b`: always, unless they run in different segments.
+  bool sameSegment(mlir::Operation *a, mlir::Operation *b) const;
   /// Each attention and cross-entropy op's statistics slot in the function being emitted.
   llvm::DenseMap<mlir::Operation *, int64_t> statsIndex;
   /// Parameter gradients a GEMM already accumulated (foldGradAccumulate).
