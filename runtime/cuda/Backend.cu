@@ -109,7 +109,8 @@ void *allocArena(uint64_t bytes) {
                  error != cudaSuccess ? cudaGetErrorString(error) : "0 devices");
     std::exit(1);
   }
-  cudaCheck(cudaSetDevice(0));
+  // The device is this rank's, chosen before (the startup check and the NCCL bootstrap set
+  // the local rank's): the arena, cuBLAS and NCCL must all be on it.
   void *arena = nullptr;
   uint64_t rounded = (bytes + 255) / 256 * 256;
   error = cudaMalloc(&arena, rounded);

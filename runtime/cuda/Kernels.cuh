@@ -212,7 +212,8 @@ struct CapturedPass {
 };
 void runCaptured(CapturedPass &pass, void (*body)(char *), char *arena);
 
-// The backend hooks of ModelDesc (ingot/rt/Model.h): the arena is one cudaMalloc on device 0.
+// The backend hooks of ModelDesc (ingot/rt/Model.h): the arena is one cudaMalloc on the
+// rank's device.
 void *allocArena(uint64_t bytes);
 void freeArena(void *arena);
 void copyToArena(void *arena, uint64_t offset, const void *src, uint64_t bytes);
