@@ -235,7 +235,7 @@ void codegen::emitModelDesc(ModuleOp module, const TargetEmitOptions &options, c
   if (stages * data > 1) {
     os << "    /*stages=*/" << stages << ", /*dataParallel=*/" << data << ", "
        << (target == "cuda" ? "ingot::rt::makeNcclComm" : "ingot::rt::makeMpiComm") << ",\n";
-    // The stage programs (kPipeline, written by the host emitter before this struct).
+    // The stage programs (kPipeline, written by the target's emitter before this struct).
     if (stages > 1)
       os << "    /*pipeline=*/&kPipeline,\n";
   }

@@ -279,23 +279,16 @@ static std::optional<ingot::ClusterMap> readCluster(lang::ModelInfo &info) {
   // A plan and its predicted schedule are made for any layout; only trainers are limited.
   if (effectiveStage() == Emit::Pipeline || effectiveStage() == Emit::Schedule)
     return map;
-  // Pipeline trainers: the host target (with any number of replicas per stage), under the
-  // GPipe, 1F1B, interleaved (chunks >= 1 per stage) or ZB-H1 schedule, for now. The refusal
-  // names each missing piece.
-  if (p.stages > 1) {
-    llvm::SmallVector<std::string> missing;
-    if (target == Target::Cuda)
-      missing.push_back("pipeline stages on the cuda target");
-    if (p.schedule != "gpipe" && p.schedule != "1f1b" && p.schedule != "interleaved" &&
-        p.schedule != "zb-h1")
-      missing.push_back(llvm::formatv("the {0} schedule", p.schedule));
-    if (!missing.empty())
-      return fail(llvm::formatv("{0}: pipeline parallelism (stages = {1}) is implemented for the "
-                                "host target (gpipe, 1f1b, interleaved and zb-h1 schedules); not "
-                                "implemented yet: {2}",
-                                clusterFile, p.stages, llvm::join(missing, "; "))
-                      .str());
-  }
+  // Pipeline trainers, on both targets (with any number of replicas per stage), under the
+  // GPipe, 1F1B, interleaved (chunks >= 1 per stage) or ZB-H1 schedule. What the emitters
+  // cannot cut into stages is refused there, at the op.
+  if (p.stages > 1 && p.schedule != "gpipe" && p.schedule != "1f1b" &&
+      p.schedule != "interleaved" && p.schedule != "zb-h1")
+    return fail(llvm::formatv("{0}: pipeline parallelism (stages = {1}) is implemented for the "
+                              "gpipe, 1f1b, interleaved and zb-h1 schedules; not implemented "
+                              "yet: the {2} schedule",
+                              clusterFile, p.stages, p.schedule)
+                    .str());
   if (p.stages > 1 && target != Target::None && !INGOT_HAVE_MPI)
     return fail(llvm::formatv("{0}: stages = {1} needs MPI, but this ingotc was built where no "
                               "MPI was found (install libopenmpi-dev and rebuild)",
@@ -387,8 +380,9 @@ static int compile(llvm::SourceMgr &sourceMgr, mlir::MLIRContext &context, llvm:
     return 0;
   }
 
-  // Pipeline stages: partition and schedule as --emit=pipeline does; the host emitter reads each
-  // stage's program (`ingot.stage_programs`) and cuts @forward_backward by `pipeline.chunk`.
+  // Pipeline stages: partition and schedule as --emit=pipeline does; the emitters read each
+  // stage's program (`ingot.stage_programs`) and cut @forward_backward by `pipeline.chunk`
+  // (compiler/Target/PipelineSegments.h).
   if (cluster && layoutRanks > 1 && std::max<int64_t>(info.parallel.stages, 1) > 1) {
     if (mlir::failed(ingot::planPipeline(*ir, *cluster)))
       return 1;

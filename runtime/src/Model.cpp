@@ -4,7 +4,9 @@
 #include "Error.h"
 #include "ModelUtil.h"
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 namespace ingot::rt {
 
@@ -65,6 +67,17 @@ void zeroArena(const ModelDesc &model, char *arena, uint64_t offset, uint64_t by
     std::memset(arena + offset, 0, bytes);
 }
 
+double readLoss(const ModelDesc &model, const char *arena) {
+  if (model.loss.dtype == DType::f64) {
+    double x;
+    readArena(model, arena, model.loss.offset, &x, sizeof(x));
+    return x;
+  }
+  float x;
+  readArena(model, arena, model.loss.offset, &x, sizeof(x));
+  return double(x);
+}
+
 static std::string checkTensor(const ModelDesc &model, const TensorDesc &t, const char *what) {
   const char *name = t.name ? t.name : "(unnamed)";
   if (!t.name)
@@ -87,6 +100,92 @@ static std::string checkTensor(const ModelDesc &model, const TensorDesc &t, cons
                   (unsigned long long)model.arenaBytes);
   if (t.offset % 8 != 0)
     return format("tensor '%s' has a misaligned offset %llu", name, (unsigned long long)t.offset);
+  return "";
+}
+
+/// The pipeline tables (P > 1) against the model: every index in range, every region and
+/// transfer inside the arena (a tied gradient's inside the gradient region), each stage's
+/// program running only its own segments, and every segment once per micro-batch.
+static std::string checkPipeline(const ModelDesc &model) {
+  const PipelineDesc &p = *model.pipeline;
+  const int stages = std::max(model.stages, 1);
+  if (stages < 2)
+    return "a pipeline is described, but the layout has one stage";
+  if (!p.schedule || p.numSegments <= 0 || !p.segments || p.numTransfers < 0 ||
+      (p.numTransfers > 0 && !p.transfers) || !p.programBegin || !p.steps)
+    return "the pipeline's tables (schedule, segments, transfers, programs) are missing";
+  auto inside = [&](uint64_t offset, uint64_t bytes) {
+    return offset <= model.arenaBytes && bytes <= model.arenaBytes - offset;
+  };
+  auto range = [](uint64_t offset, uint64_t bytes) {
+    return format("[%llu, %llu)", (unsigned long long)offset,
+                  (unsigned long long)(offset + bytes));
+  };
+  if (!inside(p.activationOffset, p.activationBytes) || !inside(p.statsOffset, p.statsBytes))
+    return format("the pipeline's activation region %s or statistics region %s lies outside "
+                  "the arena of %llu bytes", range(p.activationOffset, p.activationBytes).c_str(),
+                  range(p.statsOffset, p.statsBytes).c_str(),
+                  (unsigned long long)model.arenaBytes);
+  int hooks = !!p.allocBuffer + !!p.freeBuffer + !!p.copyBuffer + !!p.addBuffer +
+              !!p.synchronize;
+  if (hooks != 0 && hooks != 5)
+    return "the pipeline's buffer hooks (allocBuffer, freeBuffer, copyBuffer, addBuffer, "
+           "synchronize) must be all set or all null";
+  if ((hooks == 5) != arenaOnDevice(model))
+    return format("the pipeline's buffer hooks are %s but the arena is %s memory",
+                  hooks ? "set" : "null", arenaOnDevice(model) ? "device" : "host");
+  for (int k = 0; k < p.numSegments; ++k) {
+    const PipelineSegment &seg = p.segments[k];
+    if (!seg.run || !seg.name)
+      return format("pipeline segment %d has no function or name", k);
+    if (seg.chunk < 0 || seg.stage != seg.chunk % stages || seg.backward < 0 || seg.backward > 3)
+      return format("pipeline segment %d (%s): chunk %d, stage %d, phase %d; chunk c runs on "
+                    "stage c mod %d, phases are 0..3", k, seg.name, seg.chunk, seg.stage,
+                    seg.backward, stages);
+  }
+  const DType gradType = model.numParams > 0 ? model.params[0].grad.dtype : DType::f32;
+  for (int t = 0; t < p.numTransfers; ++t) {
+    const PipelineTransfer &x = p.transfers[t];
+    if (x.from < 0 || x.from >= p.numSegments || x.to < 0 || x.to >= p.numSegments)
+      return format("pipeline transfer %d names segments %d -> %d of %d", t, x.from, x.to,
+                    p.numSegments);
+    const char *what = x.what ? x.what : "(unnamed)";
+    if (p.segments[x.from].stage == p.segments[x.to].stage)
+      return format("pipeline transfer %d (%s) stays on stage %d", t, what,
+                    p.segments[x.from].stage);
+    if (x.bytes == 0 || !inside(x.offset, x.bytes))
+      return format("pipeline transfer %d (%s) %s lies outside the arena of %llu bytes", t,
+                    what, range(x.offset, x.bytes).c_str(), (unsigned long long)model.arenaBytes);
+    if (x.tiedGradient &&
+        (x.offset < model.gradsOffset || x.offset + x.bytes > model.gradsOffset + model.gradsBytes ||
+         x.bytes % dtypeBytes(gradType) != 0 || (arenaOnDevice(model) && gradType != DType::f32)))
+      return format("pipeline transfer %d (%s) %s is not %s gradients inside the gradient "
+                    "region", t, what, range(x.offset, x.bytes).c_str(), dtypeName(gradType));
+  }
+  if (p.programBegin[0] != 0)
+    return "stage 0's program does not begin at step 0";
+  std::vector<int> runs(size_t(p.numSegments) * size_t(model.microbatches), 0);
+  for (int s = 0; s < stages; ++s) {
+    if (p.programBegin[s + 1] < p.programBegin[s])
+      return format("stage %d's program ends before it begins", s);
+    for (int i = p.programBegin[s]; i < p.programBegin[s + 1]; ++i) {
+      const PipelineStep &st = p.steps[i];
+      if (st.segment < 0 || st.segment >= p.numSegments || st.microbatch < 0 ||
+          st.microbatch >= model.microbatches)
+        return format("step %d of stage %d runs segment %d on micro-batch %d (%d segments, %lld "
+                      "micro-batches)", i, s, st.segment, st.microbatch, p.numSegments,
+                      (long long)model.microbatches);
+      if (p.segments[st.segment].stage != s)
+        return format("stage %d's program runs %s, a segment of stage %d", s,
+                      p.segments[st.segment].name, p.segments[st.segment].stage);
+      ++runs[size_t(st.segment) * size_t(model.microbatches) + size_t(st.microbatch)];
+    }
+  }
+  for (int k = 0; k < p.numSegments; ++k)
+    for (int64_t m = 0; m < model.microbatches; ++m)
+      if (int n = runs[size_t(k) * size_t(model.microbatches) + size_t(m)]; n != 1)
+        return format("the stage programs run %s on micro-batch %lld %d times (once expected)",
+                      p.segments[k].name, (long long)m, n);
   return "";
 }
 
@@ -141,6 +240,8 @@ std::string checkModelDesc(const ModelDesc &model) {
   if ((model.loss.dtype != DType::f32 && model.loss.dtype != DType::f64) || model.loss.numel() != 1)
     return format("the loss '%s' is %s %s; expected a scalar f32 or f64", model.loss.name,
                   dtypeName(model.loss.dtype), shapeString(model.loss).c_str());
+  if (model.pipeline)
+    return checkPipeline(model);
   return "";
 }
 

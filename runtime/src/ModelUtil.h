@@ -33,10 +33,13 @@ void readArena(const ModelDesc &model, const char *arena, uint64_t offset, void 
 void writeArena(const ModelDesc &model, char *arena, uint64_t offset, const void *src,
                 uint64_t bytes);
 void zeroArena(const ModelDesc &model, char *arena, uint64_t offset, uint64_t bytes);
+/// The loss the last pass wrote (f32, or f64 in gradient-check builds).
+double readLoss(const ModelDesc &model, const char *arena);
 
 /// Checks that the description is self-consistent (every tensor inside the arena with
 /// bytes == numel * dtype size, gradients inside the gradient region, tokens/targets i32
-/// [microBatch, seqLen], a scalar f32/f64 loss, entry points present). Returns "" when it is,
+/// [microBatch, seqLen], a scalar f32/f64 loss, entry points present; with pipeline stages,
+/// the stage programs' tables against the arena and the layout). Returns "" when it is,
 /// else what is wrong: a bug in the code generator, reported before any work.
 std::string checkModelDesc(const ModelDesc &model);
 

@@ -28,6 +28,7 @@
 #include "Init.h"
 #include "Log.h"
 #include "ModelUtil.h"
+#include "Pipeline.h"
 #include "Startup.h"
 
 #include <cmath>
@@ -117,17 +118,6 @@ private:
   int32_t *tokens_ = nullptr, *targets_ = nullptr;
 };
 
-double readLoss(const ModelDesc &model, const char *arena) {
-  if (model.loss.dtype == DType::f64) {
-    double x;
-    readArena(model, arena, model.loss.offset, &x, sizeof(x));
-    return x;
-  }
-  float x;
-  readArena(model, arena, model.loss.offset, &x, sizeof(x));
-  return double(x);
-}
-
 /// The first parameter whose gradient holds a NaN or Inf, or null. Reads every gradient: called
 /// only once a step has been found non-finite.
 const ParamDesc *firstNonFiniteGradient(const ModelDesc &model, const char *arena) {
@@ -214,10 +204,10 @@ std::unique_ptr<Comm> startComm(const ModelDesc &model, const Options &o, int *a
   const int stages = std::max(model.stages, 1), replicas = std::max(model.dataParallel, 1);
   if (stages * replicas == 1)
     return makeSingleComm();
-  if (stages > 1 && (!model.pipeline || arenaOnDevice(model)))
+  if (stages > 1 && !model.pipeline)
     throw Error(kExitError, format("this trainer was compiled for %d pipeline stages x %d "
-                                   "replicas, which this runtime cannot run yet (pipeline stages "
-                                   "run on the host target only)", stages, replicas));
+                                   "replicas but has no stage programs (a bug in ingotc; please "
+                                   "report it)", stages, replicas));
   if (!model.makeComm)
     throw Error(kExitError, format("the compiled model has %d ranks but no Comm backend (a bug "
                                    "in ingotc; please report it)", stages * replicas));
@@ -232,162 +222,6 @@ std::unique_ptr<Comm> startComm(const ModelDesc &model, const Options &o, int *a
   comm->setTimeout(o.collectiveTimeout);
   return comm;
 }
-
-/// One rank's part of a pipeline step (P > 1, ModelDesc::pipeline). Every rank holds the whole
-/// arena at the one-rank offsets and runs its stage's segments in its stage's schedule order.
-/// A micro-batch's forward leaves in the activation region what its backward reads; another
-/// micro-batch's forward may run in between (GPipe, 1F1B), so the region is copied out after
-/// each forward and back before that micro-batch's backward.
-///
-/// Transfers use blocking send/recv. So that no schedule can deadlock on them, every rank
-/// derives the same global order of events once: the stages' programs are walked together,
-/// each step running as soon as what it receives has been made, and each transfer placed right
-/// after the step that makes it. Every rank does its own events in that order (a transfer is an
-/// event of both its ranks; the receiver keeps the bytes until its step runs), so the earliest
-/// unfinished event always has all its ranks waiting on it.
-///
-/// With D > 1 replicas, world rank stage * D + replica holds that stage of that replica; a
-/// replica's stages exchange only among themselves (peer rank = peer stage * D + replica), so
-/// the D pipelines run side by side on their own micro-batches.
-class PipelineRunner {
-public:
-  PipelineRunner(const ModelDesc &model, Comm &comm, int stage, int replica, int replicas)
-      : model_(model), pipe_(*model.pipeline), comm_(comm), stage_(stage), replica_(replica),
-        replicas_(replicas), microbatches_(int(model.microbatches)) {
-    const int stages = std::max(model.stages, 1);
-    for (int k = 0; k < pipe_.numSegments; ++k)
-      lastChunk_ = std::max(lastChunk_, pipe_.segments[k].chunk);
-    // The global walk.
-    std::vector<int> pc(stages);
-    std::vector<char> done(size_t(pipe_.numSegments) * microbatches_, 0);
-    for (int s = 0; s < stages; ++s)
-      pc[s] = pipe_.programBegin[s];
-    for (;;) {
-      bool progress = false, finished = true;
-      for (int s = 0; s < stages; ++s) {
-        while (pc[s] < pipe_.programBegin[s + 1]) {
-          const PipelineStep &st = pipe_.steps[pc[s]];
-          bool ready = true;
-          for (int t = 0; t < pipe_.numTransfers; ++t)
-            if (pipe_.transfers[t].to == st.segment &&
-                !done[size_t(pipe_.transfers[t].from) * microbatches_ + st.microbatch])
-              ready = false;
-          if (!ready)
-            break;
-          events_.push_back({-1, st.segment, st.microbatch, s});
-          done[size_t(st.segment) * microbatches_ + st.microbatch] = 1;
-          for (int t = 0; t < pipe_.numTransfers; ++t)
-            if (pipe_.transfers[t].from == st.segment)
-              events_.push_back({t, st.segment, st.microbatch, s});
-          ++pc[s];
-          progress = true;
-        }
-        finished &= pc[s] == pipe_.programBegin[s + 1];
-      }
-      if (finished)
-        break;
-      if (!progress)
-        throw Error(kExitError, format("the compiled %s schedule of %d stages cannot run: every "
-                                       "stage waits for another (a bug in ingotc; please report "
-                                       "it)", pipe_.schedule, stages));
-    }
-    stash_.assign(size_t(microbatches_), std::vector<char>(pipe_.activationBytes));
-    staged_.resize(size_t(pipe_.numTransfers) * microbatches_);
-  }
-
-  /// Runs this stage's steps of one optimizer step on micro-batches `tokens[m]`, `targets[m]`;
-  /// `losses[m]` is the micro-batch's loss on the stage of the last chunk, 0 elsewhere. The
-  /// gradients of this stage's parameters are added into the gradient region (zeroed before).
-  void step(char *arena, const std::vector<std::vector<int32_t>> &tokens,
-            const std::vector<std::vector<int32_t>> &targets, std::vector<double> &losses) {
-    std::fill(losses.begin(), losses.end(), 0.0);
-    for (const Event &e : events_) {
-      const PipelineSegment &seg = pipe_.segments[e.segment];
-      if (e.transfer < 0) {
-        if (seg.stage == stage_)
-          run(arena, e.segment, e.microbatch, tokens, targets, losses);
-        continue;
-      }
-      const PipelineTransfer &t = pipe_.transfers[e.transfer];
-      const int to = pipe_.segments[t.to].stage;
-      const int tag = e.transfer * microbatches_ + e.microbatch;
-      if (seg.stage == stage_) {
-        comm_.send(arena + t.offset, t.bytes, rankOf(to), tag,
-                   format("send of %s, micro-batch %d, to stage %d", t.what, e.microbatch, to));
-      } else if (to == stage_) {
-        std::vector<char> &buffer = staged_[size_t(e.transfer) * microbatches_ + e.microbatch];
-        buffer.resize(t.bytes);
-        comm_.recv(buffer.data(), t.bytes, rankOf(seg.stage), tag,
-                   format("receive of %s, micro-batch %d, from stage %d", t.what, e.microbatch,
-                          seg.stage));
-      }
-    }
-    // A tied gradient's part stays with the stage that adds the whole: elsewhere it is zero, so
-    // that the sum over the stages (reduceGradients) is that whole, exactly.
-    for (int t = 0; t < pipe_.numTransfers; ++t) {
-      const PipelineTransfer &x = pipe_.transfers[t];
-      if (x.tiedGradient && pipe_.segments[x.from].stage == stage_)
-        std::memset(arena + x.offset, 0, x.bytes);
-    }
-  }
-
-private:
-  /// The world rank of `stage` in this rank's replica.
-  int rankOf(int stage) const { return stage * replicas_ + replica_; }
-
-  struct Event {
-    int transfer; // -1: the compute step of `segment`; else the transfer after it
-    int segment, microbatch, stage;
-  };
-
-  void run(char *arena, int k, int m, const std::vector<std::vector<int32_t>> &tokens,
-           const std::vector<std::vector<int32_t>> &targets, std::vector<double> &losses) {
-    const PipelineSegment &seg = pipe_.segments[k];
-    std::memcpy(arena + model_.tokens.offset, tokens[m].data(), model_.tokens.bytes);
-    std::memcpy(arena + model_.targets.offset, targets[m].data(), model_.targets.bytes);
-    // The micro-batch's region as its previous segment on this stage left it (a stage runs
-    // several of a micro-batch's segments with others' in between: its backward after its
-    // forward; with chunks > 1, its later chunks' forwards too).
-    std::memcpy(arena + pipe_.activationOffset, stash_[m].data(), pipe_.activationBytes);
-    for (int t = 0; t < pipe_.numTransfers; ++t) {
-      const PipelineTransfer &x = pipe_.transfers[t];
-      if (x.from == k && x.tiedGradient)
-        std::memset(arena + x.offset, 0, x.bytes); // this segment's part alone
-      if (x.to != k)
-        continue;
-      const std::vector<char> &buffer = staged_[size_t(t) * microbatches_ + m];
-      if (!x.tiedGradient) {
-        std::memcpy(arena + x.offset, buffer.data(), x.bytes);
-      } else if (model_.params[0].grad.dtype == DType::f64) {
-        addInto(reinterpret_cast<double *>(arena + x.offset), buffer.data(), x.bytes / 8);
-      } else {
-        addInto(reinterpret_cast<float *>(arena + x.offset), buffer.data(), x.bytes / 4);
-      }
-    }
-    seg.run(arena);
-    if (!seg.backward && seg.chunk == lastChunk_)
-      losses[size_t(m)] = readLoss(model_, arena);
-    std::memcpy(stash_[m].data(), arena + pipe_.activationOffset, pipe_.activationBytes);
-  }
-
-  /// out[i] += part[i]: the same addition as the generated gradient accumulation.
-  template <typename X> static void addInto(X *out, const char *part, uint64_t n) {
-    for (uint64_t i = 0; i < n; ++i) {
-      X x;
-      std::memcpy(&x, part + i * sizeof(X), sizeof(X));
-      out[i] += x;
-    }
-  }
-
-  const ModelDesc &model_;
-  const PipelineDesc &pipe_;
-  Comm &comm_;
-  int stage_, replica_, replicas_, microbatches_;
-  int lastChunk_ = 0;
-  std::vector<Event> events_;
-  std::vector<std::vector<char>> stash_;  // the activation region, per micro-batch
-  std::vector<std::vector<char>> staged_; // received bytes, per transfer and micro-batch
-};
 
 /// Sums the gradient region over the data-parallel replicas, in buckets of at most
 /// kGradientBucketBytes so that no message is huge and a timeout names the part that stalled.

@@ -11,9 +11,18 @@
 // its backward. The gradient norm, the clip factor and the non-finite decision stay on the
 // device (the updates read them there); the host reads the norm once the step is queued.
 //
+// Pipeline stages (P > 1): @forward_backward cut into segments (PipelineSegments.h), each a
+// function of the same launcher calls on the same arena offsets. A segment refreshes the bf16
+// working copies of the parameters it reads; no fusion joins ops of two segments
+// (KernelCallEmitter::beginFunction); the log-sum-exp slots are a region the runtime keeps per
+// micro-batch beside the activations (PipelineDesc::statsOffset), and its buffers, copies and
+// the tied gradient's addition are device hooks (runtime/cuda/PipelineBuffers.h). Segments run
+// launch by launch, not as a captured graph.
+//
 //===----------------------------------------------------------------------===//
 #include "compiler/Target/Cuda/CudaEmitter.h"
 #include "compiler/Target/KernelCalls.h"
+#include "compiler/Target/PipelineSegments.h"
 
 #include "cuda/Scratch.h"
 
@@ -50,6 +59,9 @@ private:
   /// Bytes of transient scratch the kernels of `op` need (placed after the plan's arena).
   int64_t scratchBytes(Operation *op);
   LogicalResult emitOptimizer(func::FuncOp fn);
+  /// The segment functions and the pipeline tables, the statistics region being
+  /// [statsOffset, statsOffset + statsBytes).
+  LogicalResult emitPipeline(int64_t statsOffset, int64_t statsBytes);
   void line(const Twine &text) { calls.line(text); }
 
   ModuleOp module;
@@ -131,6 +143,37 @@ LogicalResult CudaEmitter::emitOptimizer(func::FuncOp fn) {
   return success();
 }
 
+LogicalResult CudaEmitter::emitPipeline(int64_t statsOffset, int64_t statsBytes) {
+  PipelineSegments pipeline;
+  if (failed(pipeline.build(module, plan, "cuda")))
+    return failure();
+  calls.beginFunction(plan.forwardBackward, &pipeline);
+  // A segment may run first on its stage after an optimizer step (or initialization, or a
+  // checkpoint load): it refreshes the working copies of the parameters its ops read.
+  auto refreshShadows = [&](const PipelineSegments::Segment &seg) {
+    for (ParamOp p : module.getOps<ParamOp>()) {
+      if (!p->hasAttr("ingot.shadow_offset"))
+        continue;
+      bool read = llvm::any_of(seg.emit, [&](Operation *op) {
+        auto ref = llvm::dyn_cast<ParamRefOp>(op);
+        return ref && ref.getName() == p.getSymName();
+      });
+      if (read)
+        line(llvm::formatv("convert(at<bf16>(A, {0}), {1}, {2}); // {3} working copy",
+                           ArenaPlan::paramOffset(p, "ingot.shadow_offset"),
+                           ptrAt(ArenaPlan::paramOffset(p, "ingot.offset")),
+                           p.getTensorType().getNumElements(), p.getSymName()));
+    }
+  };
+  if (failed(pipeline.emitFunctions(calls, os, refreshShadows)))
+    return failure();
+  pipeline.emitTables(os, statsOffset, statsBytes,
+                      "ingot::cuda::allocPipelineBuffer, ingot::cuda::freePipelineBuffer,\n"
+                      "    ingot::cuda::copyPipelineBuffer, ingot::cuda::addPipelineBuffer,\n"
+                      "    ingot::cuda::synchronizePipeline");
+  return success();
+}
+
 LogicalResult CudaEmitter::emit() {
   if (options.f64)
     return module.emitError("the cuda target has no f64 mode (gradient checks run on the host "
@@ -142,7 +185,7 @@ LogicalResult CudaEmitter::emit() {
   module.walk([&](Operation *op) { scratch = std::max(scratch, scratchBytes(op)); });
   // Each attention's and cross-entropy's log-sum-exp per row, kept from the forward to the
   // backward: one slot per such op of a function (the largest), after the scratch.
-  int64_t lseSlot = 0, attentions = 0;
+  int64_t lseSlot = 0, attentions = 0, forwardBackwardStats = 0;
   for (func::FuncOp fn : {plan.forwardBackward, plan.forward}) {
     int64_t count = 0;
     fn.walk([&](Operation *op) {
@@ -159,9 +202,12 @@ LogicalResult CudaEmitter::emit() {
       ++count;
     });
     attentions = std::max(attentions, count);
+    if (fn == plan.forwardBackward)
+      forwardBackwardStats = count;
   }
   int64_t lseOffset = (scratchOffset + scratch + 255) / 256 * 256;
   int64_t totalBytes = lseOffset + attentions * lseSlot;
+  const bool pipelined = module->hasAttr("ingot.stage_programs");
   // Parameters GEMMs read get a bf16 working copy, refreshed from the fp32 masters at the start
   // of every pass over the model (after initialization, a checkpoint load or an optimizer step).
   auto refreshShadows = [&] {
@@ -178,7 +224,9 @@ LogicalResult CudaEmitter::emit() {
      << "// Every shape and arena offset below is a compile-time constant; each launch names\n"
      << "// the ingot op and the .ingot line it came from. One GPU arena holds every tensor:\n"
      << "// at<bf16> activations (precision bf16), at<float> master weights, gradients, moments.\n"
-     << "#include \"cuda/Kernels.cuh\"\n#include \"ingot/rt/Model.h\"\n\n"
+     << "#include \"cuda/Kernels.cuh\"\n"
+     << (pipelined ? "#include \"cuda/PipelineBuffers.h\"\n" : "")
+     << "#include \"ingot/rt/Model.h\"\n\n"
      << "#include <cmath>\n#include <cstdint>\n\n"
      << "namespace {\n\n"
      << "using namespace ingot::cuda;\n\n"
@@ -209,6 +257,8 @@ LogicalResult CudaEmitter::emit() {
      << "  static CapturedPass pass;\n"
      << "  runCaptured(pass, forwardBackwardPass, A);\n"
      << "}\n\n";
+  if (pipelined && failed(emitPipeline(lseOffset, forwardBackwardStats * lseSlot)))
+    return failure();
   emitModelDesc(module, options, plan, "cuda", totalBytes,
                 "    ingot::cuda::allocArena, ingot::cuda::freeArena, ingot::cuda::copyToArena,\n"
                 "    ingot::cuda::copyFromArena, ingot::cuda::zeroArena,\n",

@@ -126,6 +126,23 @@ struct PipelineDesc {
   /// The activations of the one-rank plan: a micro-batch's forward leaves here what its backward
   /// reads; the runtime keeps a copy per micro-batch in flight.
   uint64_t activationOffset, activationBytes;
+  /// What a forward leaves beside the plan for its backward (the cuda target's log-sum-exp
+  /// statistics of attention and cross-entropy), kept per micro-batch like the activations;
+  /// 0 bytes on the host target.
+  uint64_t statsOffset, statsBytes;
+
+  // --- Where the arena is device memory (the cuda target), the runner's own memory is too: its
+  // copies of the regions above and the bytes it receives. All null on the host target (host
+  // memory, memcpy). Every copy is queued after the kernels queued before it, in order.
+  void *(*allocBuffer)(uint64_t bytes);                   // zeroed; never returns null
+  void (*freeBuffer)(void *buffer);
+  void (*copyBuffer)(void *dst, const void *src, uint64_t bytes);
+  /// dst[i] += src[i], the addition the generated gradient accumulation does (a tied gradient's
+  /// part; the gradients are f32 there).
+  void (*addBuffer)(float *dst, const float *src, uint64_t count);
+  /// Returns once every kernel and copy queued so far is done: Comm reads and writes device
+  /// memory on its own stream.
+  void (*synchronize)();
 };
 
 struct ModelDesc {
@@ -185,7 +202,7 @@ struct ModelDesc {
   int32_t stages;           // pipeline stages P (0 means 1)
   int32_t dataParallel;     // data-parallel replicas D (0 means 1)
   CommFactory makeComm;     // the Comm backend when P * D > 1 (makeMpiComm, makeNcclComm)
-  const PipelineDesc *pipeline; // the stage programs when P > 1 (host target), else null
+  const PipelineDesc *pipeline; // the stage programs when P > 1, else null
 };
 
 } // namespace ingot::rt
