@@ -17,6 +17,20 @@ using namespace mlir;
 using namespace ingot;
 using namespace ingot::codegen;
 
+namespace {
+/// ", qRowStride, kvRowStride" when attention's q, k and v are views of wider rows
+/// (ingot-attention-views marks all three or none), else "".
+std::string viewStrides(Value query, Value key) {
+  auto q = query.getDefiningOp<SliceOp>(), k = key.getDefiningOp<SliceOp>();
+  if (!q || !k || !q->hasAttr("ingot.view") || !k->hasAttr("ingot.view"))
+    return "";
+  auto width = [](SliceOp s) {
+    return llvm::cast<RankedTensorType>(s.getX().getType()).getShape().back();
+  };
+  return llvm::formatv(", {0}, {1}", width(q), width(k)).str();
+}
+} // namespace
+
 std::string KernelCallEmitter::ptr(Value v) const {
   StringRef t = typeOf(v).getElementType().isInteger(32) ? StringRef("int32_t")
                 : storedAsBf16(v)                         ? StringRef("bf16")
@@ -292,6 +306,11 @@ LogicalResult KernelCallEmitter::emitOp(Operation *op) {
     line("// computed by the epilogue of the GEMM above");
     return success();
   }
+  if (op->hasAttr("ingot.view")) { // ingot-attention-views: no copy
+    line(llvm::isa<SliceOp>(op) ? "// a view: attention reads these rows in place"
+                                : "// a view: attentionGrad wrote these rows in place");
+    return success();
+  }
   if (auto late = lateGemms.find(op); late != lateGemms.end()) {
     // This op is the epilogue of a GEMM deferred to here: emit that GEMM, fused.
     emittingLate = true;
@@ -517,10 +536,11 @@ LogicalResult KernelCallEmitter::emitOp(Operation *op) {
         if (style.keepStats)
           out += ", " + statsOf(a, a);
         call("attention",
-             llvm::formatv("({0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11});",
+             llvm::formatv("({0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11}{12});",
                            out, ptr(a.getQuery()), ptr(a.getKey()),
                            ptr(a.getValue()), q[0], q[1], k[1], heads, a.getNumKvHeads(),
-                           q[2] / heads, a.getCausal(), number(a.getScale().convertToDouble())));
+                           q[2] / heads, a.getCausal(), number(a.getScale().convertToDouble()),
+                           viewStrides(a.getQuery(), a.getKey())));
         return success();
       })
       .Case<AttentionGradOp>([&](AttentionGradOp a) -> LogicalResult {
@@ -534,14 +554,25 @@ LogicalResult KernelCallEmitter::emitOp(Operation *op) {
           gradOutput += ", " + stats;
         }
         int64_t heads = a.getNumHeads();
+        // dq, dk, dv written in place into a view concat's rows (ingot-attention-views).
+        std::string strides;
+        Operation *concat =
+            a.getGradQuery().use_empty() ? nullptr : *a.getGradQuery().getUsers().begin();
+        if (concat && concat->hasAttr("ingot.view")) {
+          int64_t width = typeOf(concat->getResult(0)).getShape().back();
+          strides = llvm::formatv(", {0}, {0}", width).str();
+        }
+        std::string inputs = viewStrides(a.getQuery(), a.getKey());
+        if (!inputs.empty() && strides.empty())
+          strides = ", 0, 0";
         call("attentionGrad",
              llvm::formatv("({0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11}, {12}, "
-                           "{13}, {14}{15});",
+                           "{13}, {14}{15}{16});",
                            ptr(a.getGradQuery()), ptr(a.getGradKey()), ptr(a.getGradValue()),
                            ptr(a.getQuery()), ptr(a.getKey()), ptr(a.getValue()),
                            ptr(a.getOutput()) + ", " + gradOutput, q[0], q[1], k[1], heads,
                            a.getNumKvHeads(), q[2] / heads, a.getCausal(),
-                           number(a.getScale().convertToDouble()), scratch));
+                           number(a.getScale().convertToDouble()), scratch, strides + inputs));
         return success();
       })
       .Case<RopeOp>([&](RopeOp r) {

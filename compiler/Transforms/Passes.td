@@ -66,6 +66,18 @@ def IngotAssignStorage : Pass<"ingot-assign-storage", "mlir::ModuleOp"> {
   let dependentDialects = ["ingot::IngotDialect"];
 }
 
+def IngotAttentionViews : Pass<"ingot-attention-views", "mlir::ModuleOp"> {
+  let summary = "Marks the q/k/v slices and the dq/dk/dv concat around attention as views";
+  let description = [{
+    Cuda target only. A slice along the last axis read only as attention's q, k or v, and a
+    concat along the last axis of exactly one ingot.attention_grad's dq, dk and dv, get
+    `ingot.view`: ingot-plan-memory places a marked slice's result inside its source and the
+    concat's inputs inside its result, and the cuda emitter passes row strides to the attention
+    kernels instead of copying (compiler/Transforms/AttentionViews.cpp says when it applies).
+  }];
+  let dependentDialects = ["ingot::IngotDialect"];
+}
+
 def IngotPlanMemory : Pass<"ingot-plan-memory", "mlir::ModuleOp"> {
   let summary = "Places every tensor in one arena at a static offset";
   let description = [{
@@ -73,7 +85,8 @@ def IngotPlanMemory : Pass<"ingot-plan-memory", "mlir::ModuleOp"> {
     then the token, target and loss slots) come first; the activations of `@forward_backward`
     and `@forward` share the transient region after them, placed by liveness (first fit, in op
     order; a buffer is free after its last use; `ingot.reshape` and `ingot.param_ref` alias
-    their source). Records `ingot.offsets` on every op with tensor results, the parameter
+    their source, a slice marked `ingot.view` is a window of its source, and the inputs of a
+    concat marked `ingot.view` are windows of its result, placed when the first is made). Records `ingot.offsets` on every op with tensor results, the parameter
     offsets on each `ingot.param`, and `ingot.memory` on the module.
   }];
   let options = [

@@ -98,8 +98,10 @@ struct PlanMemoryPass : public ingot::impl::IngotPlanMemoryBase<PlanMemoryPass> 
 
 int64_t PlanMemoryPass::planFunction(func::FuncOp fn, int64_t base, ArrayRef<int64_t> argOffsets) {
   Block &body = fn.getBody().front();
-  // Each value's root buffer (aliases share one) and where it lives.
+  // Each value's root buffer (aliases share one), its byte offset inside the root (views), and
+  // where roots live.
   DenseMap<Value, Value> root;
+  DenseMap<Value, int64_t> within;
   DenseMap<Value, int64_t> offset;
   DenseMap<Value, int64_t> lastUse;
   DenseSet<Value> fixed; // arguments and parameters: never freed
@@ -111,15 +113,37 @@ int64_t PlanMemoryPass::planFunction(func::FuncOp fn, int64_t base, ArrayRef<int
   SmallVector<Operation *> ops;
   for (Operation &op : body)
     ops.push_back(&op);
+  // The inputs of a view concat are windows of its result, made before it.
+  DenseMap<Value, std::pair<Value, int64_t>> concatWindow;
+  for (Operation *op : ops)
+    if (auto concat = llvm::dyn_cast<ConcatOp>(op); concat && op->hasAttr("ingot.view")) {
+      int64_t at = 0;
+      for (Value in : concat.getInputs()) {
+        concatWindow[in] = {concat.getResult(), at};
+        at += bytesOf(in) / llvm::cast<RankedTensorType>(in.getType()).getNumElements() *
+              llvm::cast<RankedTensorType>(in.getType()).getShape().back();
+      }
+    }
   for (auto [index, op] : llvm::enumerate(ops)) {
     for (Value operand : op->getOperands())
       if (root.count(operand))
         lastUse[root[operand]] = index;
     for (Value result : op->getResults()) {
-      if (llvm::isa<ReshapeOp>(op))
+      if (llvm::isa<ReshapeOp>(op)) {
         root[result] = root.lookup(op->getOperand(0));
-      else
+        within[result] = within.lookup(op->getOperand(0));
+      } else if (auto slice = llvm::dyn_cast<SliceOp>(op); slice && op->hasAttr("ingot.view")) {
+        // A window of the source's rows: bytes of `start` elements in.
+        auto type = llvm::cast<RankedTensorType>(result.getType());
+        root[result] = root.lookup(slice.getX());
+        within[result] = within.lookup(slice.getX()) +
+                         bytesOf(result) / type.getNumElements() * slice.getStart();
+      } else if (auto window = concatWindow.find(result); window != concatWindow.end()) {
+        root[result] = window->second.first;
+        within[result] = window->second.second;
+      } else {
         root[result] = result;
+      }
     }
   }
 
@@ -133,8 +157,18 @@ int64_t PlanMemoryPass::planFunction(func::FuncOp fn, int64_t base, ArrayRef<int
     SmallVector<int64_t> offsets;
     for (Value result : op->getResults()) {
       Value r = root[result];
-      if (r != result) {
-        offsets.push_back(offset[r]);
+      if (r != result && !concatWindow.count(result)) {
+        offsets.push_back(offset[r] + within.lookup(result));
+        continue;
+      }
+      if (r != result) { // a view concat's input: its result's buffer is placed with the first
+        if (!offset.count(r))
+          offset[r] = alloc.allocate(bytesOf(r));
+        offsets.push_back(offset[r] + within.lookup(result));
+        continue;
+      }
+      if (offset.count(result)) { // a view concat: placed with its first input
+        offsets.push_back(offset[result]);
         continue;
       }
       if (auto ref = llvm::dyn_cast<ParamRefOp>(op)) {

@@ -398,6 +398,9 @@ static int compile(llvm::SourceMgr &sourceMgr, mlir::MLIRContext &context, llvm:
   // Numerics); the host target computes and stores f32 (or f64) throughout.
   if (target == Target::Cuda && !useF64)
     plan.addPass(ingot::createIngotAssignStorage());
+  // The cuda attention kernels read q, k, v and write dq, dk, dv with row strides: no copies.
+  if (target == Target::Cuda)
+    plan.addPass(ingot::createIngotAttentionViews());
   plan.addPass(ingot::createIngotPlanMemory({/*floatBytes=*/useF64 ? 8 : 4}));
   if (mlir::failed(plan.run(*ir)))
     return 1;

@@ -115,19 +115,23 @@ void softmaxGrad(T *dx, const T *y, const T *dy, int64_t outer, int64_t axis, in
 
 /// Scaled dot-product attention as host::attention. Flash attention on the tensor cores for
 /// bf16 with head sizes 16, 32, 64 and 128; otherwise the simple kernel. `lse` receives each
-/// query row's log-sum-exp (batch * heads * tq floats), which attentionGrad reads.
+/// query row's log-sum-exp (batch * heads * tq floats), which attentionGrad reads. Rows of q
+/// and of k, v are `qRowStride` / `kvRowStride` elements apart (0: packed, heads * hd and
+/// kvHeads * hd), so the three can be slices of one [batch, t, 3 * dim] projection.
 template <typename T>
 void attention(T *out, float *lse, const T *q, const T *k, const T *v, int64_t batch, int64_t tq,
                int64_t tk, int64_t heads, int64_t kvHeads, int64_t hd, bool causal,
-               double scale);
+               double scale, int64_t qRowStride = 0, int64_t kvRowStride = 0);
 /// `lse` as written by attention on the same inputs; scratch: scratchBytesAttentionGrad.
 /// dq, dk, dv rows are `dqRowStride` / `dkvRowStride` elements apart (0: packed, heads * hd and
-/// kvHeads * hd), so the three can land side by side in one [batch, t, 3 * dim] gradient.
+/// kvHeads * hd), so the three can land side by side in one [batch, t, 3 * dim] gradient; q, k
+/// and v rows as in attention.
 template <typename T>
 void attentionGrad(T *dq, T *dk, T *dv, const T *q, const T *k, const T *v, const T *out,
                    const T *dout, const float *lse, int64_t batch, int64_t tq, int64_t tk,
                    int64_t heads, int64_t kvHeads, int64_t hd, bool causal, double scale,
-                   void *scratch, int64_t dqRowStride = 0, int64_t dkvRowStride = 0);
+                   void *scratch, int64_t dqRowStride = 0, int64_t dkvRowStride = 0,
+                   int64_t qRowStride = 0, int64_t kvRowStride = 0);
 
 template <typename T>
 void rope(T *y, const T *x, int64_t batch, int64_t seq, int64_t heads, int64_t hd, double theta,

@@ -1,12 +1,13 @@
 //===- AttentionBench.cu - Times the flash attention kernels ---------------===//
 //
-// Run on a GPU machine: `ingot-cuda-attention-bench [batch tq heads hd]...` (CI builds it;
+// Run on a GPU machine: `ingot-cuda-attention-bench [--once] [batch tq heads hd]...` (CI builds it;
 // utils/bench/attention.sh runs it next to PyTorch's scaled_dot_product_attention on the same
 // card). Causal bf16 attention as the trainers call it ([batch, t, heads * hd] rows): the
 // forward and the backward (delta, dK/dV, dQ) each timed with CUDA events over 20 launches
 // after 3 warm-up launches, median of 5 such windows. FLOPs count the causal half: forward
 // 4·b·h·t²·d / 2, backward 2.5× that (the five products of flash attention's backward).
-// Prints one JSON line per shape. Correctness is ingot-cuda-kernel-check's job.
+// Prints one JSON line per shape. `--once` runs each once, untimed (for a profiler such as
+// ncu). Correctness is ingot-cuda-kernel-check's job.
 //
 //===----------------------------------------------------------------------===//
 #include "cuda/Check.cuh"
@@ -17,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <string>
 #include <vector>
 
 using namespace ingot::cuda;
@@ -51,7 +53,7 @@ template <typename Launch> float medianMs(Launch launch) {
   return windows[kWindows / 2];
 }
 
-void bench(const Shape &s) {
+void bench(const Shape &s, bool once) {
   const size_t rows = size_t(s.batch * s.t), width = size_t(s.heads * s.hd);
   const size_t n = rows * width;
   std::mt19937_64 rng(1);
@@ -77,14 +79,22 @@ void bench(const Shape &s) {
     attentionGrad<bf16>(dq, dk, dv, q, k, v, out, dout, lse, s.batch, s.t, s.t, s.heads,
                         s.heads, s.hd, true, 0.0, scratch);
   };
-  float fwdMs = medianMs(forward);
-  float bwdMs = medianMs(backward);
-  cudaCheck(cudaDeviceSynchronize());
-  const double fwdFlops = 4.0 * s.batch * s.heads * double(s.t) * s.t * s.hd / 2;
-  std::printf("{\"system\": \"ingot\", \"batch\": %lld, \"t\": %lld, \"heads\": %lld, \"hd\": %lld, "
-              "\"fwd_ms\": %.4f, \"bwd_ms\": %.4f, \"fwd_tflops\": %.1f, \"bwd_tflops\": %.1f}\n",
-              (long long)s.batch, (long long)s.t, (long long)s.heads, (long long)s.hd, fwdMs,
-              bwdMs, fwdFlops / fwdMs / 1e9, 2.5 * fwdFlops / bwdMs / 1e9);
+  if (once) {
+    forward();
+    backward();
+    cudaCheck(cudaDeviceSynchronize());
+    std::printf("ran batch %lld t %lld heads %lld hd %lld once\n", (long long)s.batch,
+                (long long)s.t, (long long)s.heads, (long long)s.hd);
+  } else {
+    float fwdMs = medianMs(forward);
+    float bwdMs = medianMs(backward);
+    cudaCheck(cudaDeviceSynchronize());
+    const double fwdFlops = 4.0 * s.batch * s.heads * double(s.t) * s.t * s.hd / 2;
+    std::printf("{\"system\": \"ingot\", \"batch\": %lld, \"t\": %lld, \"heads\": %lld, \"hd\": %lld, "
+                "\"fwd_ms\": %.4f, \"bwd_ms\": %.4f, \"fwd_tflops\": %.1f, \"bwd_tflops\": %.1f}\n",
+                (long long)s.batch, (long long)s.t, (long long)s.heads, (long long)s.hd, fwdMs,
+                bwdMs, fwdFlops / fwdMs / 1e9, 2.5 * fwdFlops / bwdMs / 1e9);
+  }
   for (bf16 *p : buffers)
     cudaFree(p);
   cudaFree(lse);
@@ -95,12 +105,15 @@ void bench(const Shape &s) {
 
 int main(int argc, char **argv) {
   std::vector<Shape> shapes;
-  if (argc > 1) {
-    if ((argc - 1) % 4 != 0) {
-      std::fprintf(stderr, "usage: %s [batch tq heads hd]...\n", argv[0]);
+  int first = 1;
+  const bool once = argc > 1 && std::string(argv[1]) == "--once";
+  first += once;
+  if (argc > first) {
+    if ((argc - first) % 4 != 0) {
+      std::fprintf(stderr, "usage: %s [--once] [batch tq heads hd]...\n", argv[0]);
       return 2;
     }
-    for (int i = 1; i + 3 < argc; i += 4)
+    for (int i = first; i + 3 < argc; i += 4)
       shapes.push_back({std::atoll(argv[i]), std::atoll(argv[i + 1]), std::atoll(argv[i + 2]),
                         std::atoll(argv[i + 3])});
   } else {
@@ -112,7 +125,7 @@ int main(int argc, char **argv) {
       std::fprintf(stderr, "error: batch, t, heads and hd must be positive\n");
       return 2;
     }
-    bench(s);
+    bench(s, once);
   }
   return 0;
 }

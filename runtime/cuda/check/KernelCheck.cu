@@ -238,10 +238,12 @@ void checkNorms(int64_t rows, int64_t dim) {
   }
 }
 
+/// `qScale` > 1 sharpens the softmax (scores of standard deviation qScale), as trained
+/// attention heads do.
 void checkAttention(int64_t batch, int64_t t, int64_t heads, int64_t kvHeads, int64_t hd,
-                    bool causal) {
+                    bool causal, float qScale = 1.0f) {
   int64_t nq = batch * t * heads * hd, nk = batch * t * kvHeads * hd;
-  auto q = randomValues(nq), k = randomValues(nk), v = randomValues(nk), dout = randomValues(nq);
+  auto q = randomValues(nq, qScale), k = randomValues(nk), v = randomValues(nk), dout = randomValues(nq);
   Buf<float> qf(nq), kf(nk), vf(nk), dof(nq), outr(nq), dqr(nq), dkr(nk), dvr(nk);
   Buf<bf16> qh(nq), kh(nk), vh(nk), doh(nq), out(nq), dq(nq), dk(nk), dv(nk);
   Buf<float> lse(batch * heads * t);
@@ -261,9 +263,9 @@ void checkAttention(int64_t batch, int64_t t, int64_t heads, int64_t kvHeads, in
   attentionGrad(dq.p, dk.p, dv.p, qh.p, kh.p, vh.p, out.p, doh.p, lse.p, batch, t, t, heads,
                 kvHeads, hd, causal, 0.0, scratch.p);
   char name[96];
-  std::snprintf(name, sizeof name, "attention b%lld t%lld h%lld/%lld hd%lld%s", (long long)batch,
+  std::snprintf(name, sizeof name, "attention b%lld t%lld h%lld/%lld hd%lld%s%s", (long long)batch,
                 (long long)t, (long long)heads, (long long)kvHeads, (long long)hd,
-                causal ? " causal" : "");
+                causal ? " causal" : "", qScale != 1.0f ? " sharp" : "");
   report(name, o, outr.download(), kBf16);
   report(std::string(name) + " dq", dq.download(), dqr.download(), kBf16);
   report(std::string(name) + " dk", dk.download(), dkr.download(), kBf16);
@@ -286,6 +288,35 @@ void checkAttention(int64_t batch, int64_t t, int64_t heads, int64_t kvHeads, in
   report(std::string(name) + " packed dq", parts[0], dqr.download(), kBf16);
   report(std::string(name) + " packed dk", parts[1], dkr.download(), kBf16);
   report(std::string(name) + " packed dv", parts[2], dvr.download(), kBf16);
+  // q, k, v read as views of one [batch, t, 3 * heads * hd] projection (row stride 3 * width),
+  // as the trainers pass them: the output and gradients must not change.
+  std::vector<float> qkv(3 * nq);
+  for (int64_t row = 0; row < batch * t; ++row)
+    for (int64_t j = 0; j < width; ++j) {
+      qkv[(3 * row) * width + j] = q[row * width + j];
+      qkv[(3 * row + 1) * width + j] = k[row * width + j];
+      qkv[(3 * row + 2) * width + j] = v[row * width + j];
+    }
+  Buf<bf16> views(3 * nq), viewOut(nq);
+  views.upload(qkv);
+  viewOut.poison();
+  packed.poison();
+  attention(viewOut.p, lse.p, views.p, views.p + width, views.p + 2 * width, batch, t, t, heads,
+            kvHeads, hd, causal, 0.0, 3 * width, 3 * width);
+  attentionGrad(packed.p, packed.p + width, packed.p + 2 * width, views.p, views.p + width,
+                views.p + 2 * width, viewOut.p, doh.p, lse.p, batch, t, t, heads, kvHeads, hd,
+                causal, 0.0, scratch.p, 3 * width, 3 * width, 3 * width, 3 * width);
+  report(std::string(name) + " views", viewOut.download(), outr.download(), kBf16);
+  all = packed.download();
+  for (int part = 0; part < 3; ++part)
+    parts[part].clear();
+  for (int64_t row = 0; row < batch * t; ++row)
+    for (int part = 0; part < 3; ++part)
+      parts[part].insert(parts[part].end(), all.begin() + (3 * row + part) * width,
+                         all.begin() + (3 * row + part + 1) * width);
+  report(std::string(name) + " views dq", parts[0], dqr.download(), kBf16);
+  report(std::string(name) + " views dk", parts[1], dkr.download(), kBf16);
+  report(std::string(name) + " views dv", parts[2], dvr.download(), kBf16);
 }
 
 void checkCrossEntropy(int64_t rows, int64_t classes) {
@@ -473,6 +504,9 @@ int main(int argc, char **argv) {
   checkAttention(2, 200, 4, 4, 64, true);
   checkAttention(1, 128, 8, 2, 64, true);
   checkAttention(2, 64, 4, 4, 16, true);
+  checkAttention(1, 1024, 2, 2, 64, true);       // the GPT-2 sequence: 8 query blocks
+  checkAttention(1, 1024, 2, 2, 64, true, 4.0f); // peaked softmax rows
+  checkAttention(2, 320, 3, 3, 32, true, 4.0f);
   checkAttention(1, 192, 2, 2, 128, false);
   checkAttention(1, 96, 2, 2, 48, true); // the simple kernels
   checkCrossEntropy(64, 50304);
