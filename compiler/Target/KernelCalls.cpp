@@ -74,11 +74,43 @@ static ParamGradOp soleGradUser(Value v) {
   return nullptr;
 }
 
+/// Whether nothing between `producer` and `grad` adds into `grad`'s parameter gradient too (the
+/// other part of a tied parameter's gradient, as a param_grad or folded into its producer).
+/// Folding moves the addition of `grad` up to `producer`; fp32 additions into one gradient keep
+/// their bits only in their order.
+static bool gradOrderKept(Operation *producer, ParamGradOp grad) {
+  for (Operation *o = producer->getNextNode(); o != grad; o = o->getNextNode()) {
+    if (!o)
+      return false;
+    if (auto other = llvm::dyn_cast<ParamGradOp>(o); other && other.getName() == grad.getName())
+      return false;
+    for (Value r : o->getResults())
+      if (ParamGradOp other = soleGradUser(r);
+          other && other != grad && other.getName() == grad.getName())
+        return false;
+  }
+  return true;
+}
+
 /// Bytes `v` takes in the arena, by its storage.
 static int64_t storedBytes(Value v) {
   RankedTensorType t = typeOf(v);
   int64_t element = storedAsBf16(v) ? 2 : (t.getElementType().getIntOrFloatBitWidth() + 7) / 8;
   return t.getNumElements() * element;
+}
+
+PadOp KernelCallEmitter::paddedGradRows(Operation *reduce, Value sum) const {
+  auto pad = sum.hasOneUse() ? llvm::dyn_cast<PadOp>(*sum.getUsers().begin()) : PadOp();
+  if (!pad || storedAsBf16(sum) || storedAsBf16(pad.getResult()))
+    return PadOp(); // a bf16 sum would be rounded before it is added
+  // One block of rows: nothing before the padded axis, so x lands contiguously in the result.
+  if (around(typeOf(sum).getShape(), pad.getNormalizedAxis()).outer != 1)
+    return PadOp();
+  ParamGradOp grad = soleGradUser(pad.getResult());
+  if (!grad || !sameSegment(reduce, pad) || !sameSegment(reduce, grad) ||
+      !gradOrderKept(reduce, grad))
+    return PadOp();
+  return pad;
 }
 
 void KernelCallEmitter::planEpilogues(func::FuncOp fn) {
@@ -278,12 +310,67 @@ void KernelCallEmitter::beginFunction(func::FuncOp fn, const PipelineSegments *s
   segments = segmentsOf;
   statsIndex.clear();
   foldedGrads.clear();
+  foldedPads.clear();
   fn.walk([&](Operation *op) {
     if (llvm::isa<AttentionOp, CrossEntropyOp>(op))
       statsIndex[op] = int64_t(statsIndex.size());
   });
   if (style.fuseEpilogues)
     planEpilogues(fn);
+  biasGradGemm.clear();
+  gemmBiasGrad.clear();
+  if (style.fuseEpilogues && style.foldGradAccumulate)
+    planBiasGrads(fn);
+}
+
+/// `v` with the reshapes that made it looked through.
+static Value throughReshapes(Value v) {
+  while (auto reshape = v.getDefiningOp<ReshapeOp>())
+    v = reshape.getX();
+  return v;
+}
+
+void KernelCallEmitter::planBiasGrads(func::FuncOp fn) {
+  llvm::StringMap<int> gradsOfParam;
+  fn.walk([&](ParamGradOp g) { ++gradsOfParam[g.getName()]; });
+  fn.walk([&](ReduceSumOp r) {
+    auto x = typeOf(r.getX());
+    ArrayRef<int64_t> axes = r.getNormalizedAxes();
+    // Every axis but the last, in order: one sum per output feature.
+    if (x.getRank() < 2 || int64_t(axes.size()) != x.getRank() - 1 ||
+        !llvm::all_of(llvm::enumerate(axes),
+                      [](auto a) { return int64_t(a.index()) == a.value(); }))
+      return;
+    ParamGradOp g = soleGradUser(r.getResult());
+    if (!g || !sameSegment(r, g) || gradsOfParam.lookup(g.getName()) != 1 ||
+        !storedAsBf16(r.getX()) || storedAsBf16(r.getResult()))
+      return;
+    Value dy = throughReshapes(r.getX());
+    // The weight gradient a^T x dy reading the same dy (through reshapes), folded into its
+    // parameter's gradient as a plain GEMM.
+    SmallVector<Value> views = {dy};
+    for (size_t i = 0; i < views.size(); ++i)
+      for (Operation *user : views[i].getUsers())
+        if (auto reshape = llvm::dyn_cast<ReshapeOp>(user))
+          views.push_back(reshape.getResult());
+    for (Value view : views)
+      for (Operation *user : view.getUsers()) {
+        auto m = llvm::dyn_cast<MatmulOp>(user);
+        if (!m || m.getRhs() != view || gemmFusions.count(m) || gemmBiasGrad.count(m))
+          continue;
+        FailureOr<MatmulGeometry> geometry = matmulGeometry(m, style.target);
+        ParamGradOp weight = soleGradUser(m.getResult());
+        if (failed(geometry) || geometry->batch != 1 || !geometry->transA ||
+            geometry->transB || geometry->cols != x.getShape().back() ||
+            geometry->k * geometry->cols != x.getNumElements() || !weight ||
+            !sameSegment(m, weight) || !sameSegment(r, m) || storedAsBf16(m.getResult()))
+          continue;
+        biasGradGemm[r] = m;
+        gemmBiasGrad[m] = {r, g};
+        foldedGrads[g] = "the bias-gradient epilogue of its weight-gradient GEMM";
+        return;
+      }
+  });
 }
 
 LogicalResult KernelCallEmitter::emitFunction(func::FuncOp fn, StringRef name,
@@ -362,7 +449,7 @@ LogicalResult KernelCallEmitter::emitOp(Operation *op) {
       else
         return false;
     for (ParamGradOp g : grads)
-      foldedGrads.insert(g);
+      foldedGrads[g] = "the norm backward that produced it";
     return true;
   };
   // A norm backward's dx argument, and the trailing arguments: the residual gradient it adds
@@ -455,7 +542,17 @@ LogicalResult KernelCallEmitter::emitOp(Operation *op) {
         if (grad && sameSegment(m, grad)) {
           out = ptrAt(ArenaPlan::paramOffset(plan.param(grad.getName()), "ingot.grad_offset"));
           accumulate = true;
-          foldedGrads.insert(grad);
+          foldedGrads[grad] = "the GEMM that produced it";
+        }
+        if (auto bias = gemmBiasGrad.find(m); bias != gemmBiasGrad.end() && accumulate) {
+          // The bias gradient summed from dy as the GEMM reads it (planBiasGrads).
+          ParamOp biasParam = plan.param(bias->second.second.getName());
+          call("matmulWeightBiasGrad",
+               llvm::formatv("({0}, {1}, {2}, {3}, {4}, {5}, {6}, true{7});", out,
+                             ptrAt(ArenaPlan::paramOffset(biasParam, "ingot.grad_offset")),
+                             gemmOperand(m.getLhs()), gemmOperand(m.getRhs()), g->rows, g->cols,
+                             g->k, scratch));
+          return success();
         }
         call("matmul",
              llvm::formatv("({0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11}, {12});",
@@ -475,11 +572,19 @@ LogicalResult KernelCallEmitter::emitOp(Operation *op) {
       })
       .Case<EmbeddingGradOp>([&](EmbeddingGradOp e) {
         auto table = typeOf(e.getResult()).getShape();
-        call("embeddingGrad", llvm::formatv("({0}, {1}, {2}, {3}, {4}, {5});",
-                                            ptr(e.getResult()), ptr(e.getIndices()),
-                                            ptr(e.getGradOutput()),
+        std::string out = ptr(e.getResult()), accumulate;
+        ParamGradOp g = style.foldGradAccumulate ? soleGradUser(e.getResult()) : ParamGradOp();
+        if (g && sameSegment(e, g) && gradOrderKept(e, g)) {
+          // Each named row's sum added straight into the table's gradient, the other rows left
+          // as they are: no [vocab, dim] temporary written in full, then added.
+          out = ptrAt(ArenaPlan::paramOffset(plan.param(g.getName()), "ingot.grad_offset"));
+          accumulate = ", true";
+          foldedGrads[g] = "the embedding gradient that produced it";
+        }
+        call("embeddingGrad", llvm::formatv("({0}, {1}, {2}, {3}, {4}, {5}{6});", out,
+                                            ptr(e.getIndices()), ptr(e.getGradOutput()),
                                             typeOf(e.getIndices()).getNumElements(), table[0],
-                                            table[1]));
+                                            table[1], accumulate));
         return success();
       })
       .Case<LayerNormOp>([&](LayerNormOp n) {
@@ -643,6 +748,10 @@ LogicalResult KernelCallEmitter::emitOp(Operation *op) {
         return success();
       })
       .Case<PadOp>([&](PadOp p) {
+        if (foldedPads.contains(p)) {
+          line("// no copy: the reduction above added these rows into the parameter's gradient");
+          return success();
+        }
         AxisSplit a = around(typeOf(p.getX()).getShape(), p.getNormalizedAxis());
         call("copyAxis", llvm::formatv("({0}, {1}, {2}, {3}, {4}, {5}, 0, {6}, {3}, true);",
                                        ptr(p.getResult()), ptr(p.getX()), a.outer, a.axis,
@@ -673,6 +782,10 @@ LogicalResult KernelCallEmitter::emitOp(Operation *op) {
         return success();
       })
       .Case<ReduceSumOp, ReduceMeanOp, ReduceMaxOp>([&](auto r) -> LogicalResult {
+        if (biasGradGemm.count(op)) {
+          line("// summed by the bias-gradient epilogue of its weight-gradient GEMM");
+          return success();
+        }
         FailureOr<AxisSplit> split =
             reductionSplit(op, typeOf(r.getX()).getShape(), r.getNormalizedAxes(), style.target);
         if (failed(split))
@@ -688,7 +801,20 @@ LogicalResult KernelCallEmitter::emitOp(Operation *op) {
           // A bias gradient: summed straight into the parameter's gradient.
           out = ptrAt(ArenaPlan::paramOffset(plan.param(g.getName()), "ingot.grad_offset"));
           accumulate = ", true";
-          foldedGrads.insert(g);
+          foldedGrads[g] = "the reduction that produced it";
+        } else if (PadOp pad = style.foldGradAccumulate && llvm::isa<ReduceSumOp>(op)
+                                   ? paddedGradRows(op, r.getResult())
+                                   : PadOp()) {
+          // The leading rows of a gradient (a sliced table's, like a position embedding's
+          // rows 0..T-1): the sum goes straight into those rows, the padding's zeros nowhere.
+          ParamGradOp padded = soleGradUser(pad.getResult());
+          AxisSplit a = around(typeOf(pad.getX()).getShape(), pad.getNormalizedAxis());
+          int64_t element = storedBytes(r.getResult()) / typeOf(r.getResult()).getNumElements();
+          out = ptrAt(ArenaPlan::paramOffset(plan.param(padded.getName()), "ingot.grad_offset") +
+                      pad.getBefore() * a.inner * element);
+          accumulate = ", true";
+          foldedPads.insert(pad);
+          foldedGrads[padded] = "the reduction that produced its padded rows";
         }
         call("reduce", llvm::formatv("(Reduce::{0}, {1}, {2}, {3}, {4}, {5}{6}{7});", kind, out,
                                      ptr(r.getX()), split->outer, split->axis, split->inner,
@@ -696,8 +822,8 @@ LogicalResult KernelCallEmitter::emitOp(Operation *op) {
         return success();
       })
       .Case<ParamGradOp>([&](ParamGradOp g) {
-        if (foldedGrads.contains(g)) {
-          line("// accumulated by the GEMM that produced it");
+        if (auto folded = foldedGrads.find(g); folded != foldedGrads.end()) {
+          line(std::string("// accumulated by ") + folded->second);
           return success();
         }
         ParamOp p = plan.param(g.getName());
@@ -727,10 +853,15 @@ void KernelCallEmitter::emitNormChecks() {
 void KernelCallEmitter::emitAdamW(AdamWOp adam, StringRef scaleArg) {
   ParamOp p = plan.param(adam.getName());
   auto off = [&](StringRef key) { return ArenaPlan::paramOffset(p, key); };
+  // The bf16 working copy GEMMs read is written with the master, from the updated value.
+  std::string workingCopy;
+  if (style.shadowWeights && p->hasAttr("ingot.shadow_offset"))
+    workingCopy = llvm::formatv(", at<bf16>(A, {0})", off("ingot.shadow_offset")).str();
   line(llvm::formatv("{0}({1}, {2}, {3}, {4}, {5}, s->lr, s->beta1, s->beta2, s->eps, {6}, "
-                     "s->step, {8}); // {7}",
+                     "s->step, {8}{9}); // {7}",
                      callee("adamw"), ptrAt(off("ingot.offset")), ptrAt(off("ingot.grad_offset")),
                      ptrAt(off("ingot.m_offset")), ptrAt(off("ingot.v_offset")),
                      p.getTensorType().getNumElements(),
-                     adam.getWeightDecay() ? "s->weightDecay" : "0.0", p.getSymName(), scaleArg));
+                     adam.getWeightDecay() ? "s->weightDecay" : "0.0", p.getSymName(), scaleArg,
+                     workingCopy));
 }

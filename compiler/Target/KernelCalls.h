@@ -112,8 +112,16 @@ private:
   bool sameSegment(mlir::Operation *a, mlir::Operation *b) const;
   /// Each attention and cross-entropy op's statistics slot in the function being emitted.
   llvm::DenseMap<mlir::Operation *, int64_t> statsIndex;
-  /// Parameter gradients a GEMM already accumulated (foldGradAccumulate).
-  llvm::DenseSet<mlir::Operation *> foldedGrads;
+  /// Parameter gradients their producer already accumulated (foldGradAccumulate: a GEMM, a
+  /// norm backward, a reduction, an embedding gradient), with what did, for the comment.
+  llvm::DenseMap<mlir::Operation *, const char *> foldedGrads;
+  /// Pads whose rows a reduction added straight into a parameter's gradient: no copy.
+  llvm::DenseSet<mlir::Operation *> foldedPads;
+  /// The pad that `sum` (the result of `reduce`, a reduce_sum) feeds when the reduction may add
+  /// straight into the gradient rows that pad's result is the parameter gradient of: fp32
+  /// storage, only unit dimensions before the padded axis (the rows are one contiguous block),
+  /// all in one segment, no other addition into that gradient in between.
+  PadOp paddedGradRows(mlir::Operation *reduce, mlir::Value sum) const;
 
   /// What a GEMM's fused epilogue absorbs (fuseEpilogues).
   struct GemmFusion {
@@ -133,6 +141,13 @@ private:
   bool emittingLate = false;
   /// Finds the GEMM epilogues of `fn` whose buffers the memory plan lets fuse.
   void planEpilogues(mlir::func::FuncOp fn);
+  /// A linear layer's bias gradient (a reduce_sum of dy over every axis but the last, folded
+  /// into the bias's gradient) summed by its weight-gradient GEMM (a^T x dy, folded into the
+  /// weight's gradient) as it reads dy: reduce -> GEMM, and GEMM -> (reduce, bias param_grad).
+  llvm::DenseMap<mlir::Operation *, mlir::Operation *> biasGradGemm;
+  llvm::DenseMap<mlir::Operation *, std::pair<mlir::Operation *, ParamGradOp>> gemmBiasGrad;
+  /// Finds those pairs in `fn` (cuda, fuseEpilogues and foldGradAccumulate).
+  void planBiasGrads(mlir::func::FuncOp fn);
 
   /// `lse(A, i)`: the statistics slot of `forward` (an attention or cross-entropy op of this
   /// function); an empty string, with an error at `user`, when there is none.

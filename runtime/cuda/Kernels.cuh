@@ -79,15 +79,25 @@ enum class Epilogue { none, bias, geluBias, dgelu };
 void matmulEpilogue(bf16 *d, const bf16 *a, const bf16 *b, const bf16 *residual,
                     const bf16 *bias, bf16 *aux, Epilogue epilogue, int64_t m, int64_t n,
                     int64_t k, bool transA, bool transB);
+/// A linear layer's weight and bias gradients from one read of dy: dw (+)= a^T x dy (a [k, m],
+/// dy [k, n]; fp32 dw, added to with `accumulate`) and dbias += dy's column sums (n fp32), the
+/// sums taken by cuBLASLt's BGRADA epilogue into `scratch` (at least n floats) and then added.
+/// Where cuBLASLt has no algorithm for that epilogue, the same through matmul and reduce
+/// (scratch: scratchBytesReduce(1, k, n)).
+void matmulWeightBiasGrad(float *dw, float *dbias, const bf16 *a, const bf16 *dy, int64_t m,
+                          int64_t n, int64_t k, bool accumulate, void *scratch);
 
 template <typename T>
 void embedding(T *out, const float *table, const int32_t *ids, int64_t count, int64_t vocab,
                int64_t dim);
 /// dtable = 0, then dtable[ids[i], :] += dout[i, :] in ascending i: the ids are sorted
-/// (stably, on the device) and each id's rows summed in order, so no atomics.
+/// (stably, on the device) and each id's rows summed in order, so no atomics. With
+/// `accumulate`, dtable is not cleared: each id's row sum (the same sum, in the same order) is
+/// added to dtable's row and rows no id names are left as they are, so a table's gradient goes
+/// straight into its parameter's gradient with the bits of a temporary and an `accumulate`.
 template <typename T>
 void embeddingGrad(float *dtable, const int32_t *ids, const T *dout, int64_t count,
-                   int64_t vocab, int64_t dim);
+                   int64_t vocab, int64_t dim, bool accumulate = false);
 
 template <typename T>
 void layerNorm(T *y, const T *x, const float *gamma, const float *beta, int64_t rows,
@@ -192,15 +202,17 @@ void finishGradNorm(const double *partials, double clip, DeviceStepState *state)
 /// Copies the norm and the flag to the host (once per step, after the updates are queued).
 void readStepState(const DeviceStepState *state, double *norm, bool *nonFinite);
 
-/// One AdamW step, as host::adamw.
+/// One AdamW step, as host::adamw. With `workingCopy` (n bf16, the parameter's working copy
+/// the GEMMs read), the updated weights are also written there rounded to bf16, as `convert`
+/// would from the masters.
 void adamw(float *param, const float *grad, float *m, float *v, int64_t n, double lr,
            double beta1, double beta2, double eps, double weightDecay, int64_t step,
-           double gradScale);
+           double gradScale, bf16 *workingCopy = nullptr);
 /// The same with the gradient scale read from `state` on the device; no update at all when
-/// state->nonFinite.
+/// state->nonFinite (nor of the working copy, which then still matches the masters).
 void adamw(float *param, const float *grad, float *m, float *v, int64_t n, double lr,
            double beta1, double beta2, double eps, double weightDecay, int64_t step,
-           const DeviceStepState *state);
+           const DeviceStepState *state, bf16 *workingCopy = nullptr);
 
 /// A pass over the model (the forward and backward of one micro-batch) replayed as a CUDA graph:
 /// the first call runs `body` directly (making the library plans, workspaces and kernel

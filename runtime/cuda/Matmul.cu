@@ -61,9 +61,14 @@ cublasLtMatrixLayout_t layout(cudaDataType type, int64_t rows, int64_t cols, int
   return l;
 }
 
+/// The weight gradient's bias-gradient epilogue (cuBLASLt's BGRADA: column sums of the first
+/// library operand, our b), kept out of the public Epilogue set: only matmulWeightBiasGrad
+/// uses it.
+constexpr Epilogue kBiasGrad = Epilogue(100);
+
 /// Sets the per-call pointers of a fused epilogue on the plan's descriptor.
 void setEpiloguePointers(const LtPlan &plan, Epilogue epilogue, const void *bias, void *aux) {
-  if (epilogue == Epilogue::bias || epilogue == Epilogue::geluBias)
+  if (epilogue == Epilogue::bias || epilogue == Epilogue::geluBias || epilogue == kBiasGrad)
     cublasLtCheck(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER,
                                                  &bias, sizeof(bias)));
   if (epilogue == Epilogue::geluBias || epilogue == Epilogue::dgelu)
@@ -72,16 +77,29 @@ void setEpiloguePointers(const LtPlan &plan, Epilogue epilogue, const void *bias
 }
 
 /// The descriptors and algorithm of one GEMM shape and epilogue, made on first use. `bias` and
-/// `aux` of the first call are set before the heuristic runs (it reads their alignment).
+/// `aux` of the first call are set before the heuristic runs (it reads their alignment). With
+/// `optional`, a shape cuBLASLt has no algorithm for gives null (remembered) instead of an
+/// error.
+const LtPlan *ltPlan(cudaDataType inType, cudaDataType outType, int64_t batch, int64_t m,
+                     int64_t n, int64_t k, bool transA, bool transB, int64_t strideA,
+                     int64_t strideB, int64_t strideC, Epilogue epilogue, bool residual,
+                     const void *bias, void *aux, bool optional);
 const LtPlan &ltPlan(cudaDataType inType, cudaDataType outType, int64_t batch, int64_t m,
                      int64_t n, int64_t k, bool transA, bool transB, int64_t strideA,
                      int64_t strideB, int64_t strideC, Epilogue epilogue = Epilogue::none,
                      bool residual = false, const void *bias = nullptr, void *aux = nullptr) {
+  return *ltPlan(inType, outType, batch, m, n, k, transA, transB, strideA, strideB, strideC,
+                 epilogue, residual, bias, aux, false);
+}
+const LtPlan *ltPlan(cudaDataType inType, cudaDataType outType, int64_t batch, int64_t m,
+                     int64_t n, int64_t k, bool transA, bool transB, int64_t strideA,
+                     int64_t strideB, int64_t strideC, Epilogue epilogue, bool residual,
+                     const void *bias, void *aux, bool optional) {
   LtKey key{int(inType), int(outType), batch, m,          n,          k,       transA,
             transB,      strideA,        strideB, strideC, int(epilogue), residual};
   auto found = lt.plans.find(key);
   if (found != lt.plans.end())
-    return found->second;
+    return found->second.desc ? &found->second : nullptr;
   if (!lt.handle) {
     cublasLtCheck(cublasLtCreate(&lt.handle));
     cudaCheck(cudaMalloc(&lt.workspace, kWorkspaceBytes));
@@ -104,6 +122,7 @@ const LtPlan &ltPlan(cudaDataType inType, cudaDataType outType, int64_t batch, i
     // column-major D.
     cublasLtEpilogue_t e = epilogue == Epilogue::bias       ? CUBLASLT_EPILOGUE_BIAS
                            : epilogue == Epilogue::geluBias ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS
+                           : epilogue == kBiasGrad          ? CUBLASLT_EPILOGUE_BGRADA
                                                             : CUBLASLT_EPILOGUE_DGELU;
     cublasLtCheck(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &e,
                                                  sizeof(e)));
@@ -125,6 +144,14 @@ const LtPlan &ltPlan(cudaDataType inType, cudaDataType outType, int64_t batch, i
   cublasLtCheck(cublasLtMatmulAlgoGetHeuristic(lt.handle, plan.desc, plan.first, plan.second,
                                                plan.out, plan.out, preference, 1, &result, &count));
   cublasLtMatmulPreferenceDestroy(preference);
+  if (count == 0 && optional) {
+    cublasLtMatmulDescDestroy(plan.desc);
+    cublasLtMatrixLayoutDestroy(plan.first);
+    cublasLtMatrixLayoutDestroy(plan.second);
+    cublasLtMatrixLayoutDestroy(plan.out);
+    lt.plans.emplace(key, LtPlan{}); // remembered: no algorithm
+    return nullptr;
+  }
   if (count == 0) {
     std::fflush(stdout);
     std::fprintf(stderr, "error: cuBLASLt has no algorithm for a bf16 GEMM of m %lld n %lld k %lld "
@@ -133,7 +160,7 @@ const LtPlan &ltPlan(cudaDataType inType, cudaDataType outType, int64_t batch, i
     std::exit(1);
   }
   plan.algo = result.algo;
-  return lt.plans.emplace(key, plan).first->second;
+  return &lt.plans.emplace(key, plan).first->second;
 }
 
 template <typename T> constexpr cudaDataType dataType() {
@@ -177,6 +204,24 @@ void matmulEpilogue(bf16 *d, const bf16 *a, const bf16 *b, const bf16 *residual,
   cublasLtCheck(cublasLtMatmul(lt.handle, plan.desc, &alpha, b, plan.first, a, plan.second, &beta,
                                c, plan.out, d, plan.out, &plan.algo, lt.workspace,
                                kWorkspaceBytes, cudaStreamPerThread));
+}
+
+void matmulWeightBiasGrad(float *dw, float *dbias, const bf16 *a, const bf16 *dy, int64_t m,
+                          int64_t n, int64_t k, bool accumulateWeights, void *scratch) {
+  auto *sums = static_cast<float *>(scratch);
+  const LtPlan *plan = ltPlan(CUDA_R_16BF, CUDA_R_32F, 1, m, n, k, /*transA=*/true,
+                              /*transB=*/false, 0, 0, 0, kBiasGrad, false, sums, nullptr, true);
+  if (!plan) {
+    matmul<float, bf16>(dw, a, dy, 1, m, n, k, true, false, 0, 0, 0, accumulateWeights);
+    reduce<float, bf16>(Reduce::sum, dbias, dy, 1, k, n, scratch, true);
+    return;
+  }
+  setEpiloguePointers(*plan, kBiasGrad, sums, nullptr);
+  const float alpha = 1.0f, beta = accumulateWeights ? 1.0f : 0.0f;
+  cublasLtCheck(cublasLtMatmul(lt.handle, plan->desc, &alpha, dy, plan->first, a, plan->second,
+                               &beta, dw, plan->out, dw, plan->out, &plan->algo, lt.workspace,
+                               kWorkspaceBytes, cudaStreamPerThread));
+  accumulate<float, float>(dbias, sums, n);
 }
 
 template void matmul<float, float>(float *, const float *, const float *, int64_t, int64_t,

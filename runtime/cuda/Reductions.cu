@@ -7,7 +7,8 @@
 //     float64; the host adds the partials in ascending order.
 //   - embeddingGrad: the token ids are sorted stably on the device (CUB's radix sort: equal
 //     ids keep ascending positions), then one block per distinct id sums its rows in position
-//     order, the order the host target adds them in.
+//     order, the order the host target adds them in; accumulating, it adds that sum to the
+//     row it finds (a parameter's gradient) instead of storing it into a cleared table.
 //
 //===----------------------------------------------------------------------===//
 #include "cuda/ColumnSum.cuh"
@@ -88,11 +89,13 @@ __global__ void positionsKernel(int32_t *positions, int64_t count) {
 }
 
 /// Block b starts a run of equal sorted ids when b is 0 or its id differs from the previous:
-/// it sums that run's rows, in position order, into dtable[id].
+/// it sums that run's rows, in position order, into dtable[id] (stored, or with `accumulate`
+/// added to what is there: the sum first, so the bits are those of a temporary table and an
+/// `accumulate`).
 template <typename T>
 __global__ void embeddingRunsKernel(float *dtable, const int32_t *sortedIds,
                                     const int32_t *positions, const T *dout, int64_t count,
-                                    int64_t vocab, int64_t dim) {
+                                    int64_t vocab, int64_t dim, bool accumulate) {
   int64_t start = blockIdx.x;
   int32_t id = sortedIds[start];
   if ((start > 0 && sortedIds[start - 1] == id) || id < 0 || id >= vocab)
@@ -104,7 +107,8 @@ __global__ void embeddingRunsKernel(float *dtable, const int32_t *sortedIds,
     float acc = 0;
     for (int64_t k = start; k < end; ++k)
       acc += ld(dout + int64_t(positions[k]) * dim + j);
-    dtable[int64_t(id) * dim + j] = acc;
+    float *row = dtable + int64_t(id) * dim;
+    row[j] = accumulate ? row[j] + acc : acc;
   }
 }
 
@@ -165,8 +169,9 @@ double sumPartials(const double *partials) {
 
 template <typename T>
 void embeddingGrad(float *dtable, const int32_t *ids, const T *dout, int64_t count,
-                   int64_t vocab, int64_t dim) {
-  cudaCheck(cudaMemsetAsync(dtable, 0, sizeof(float) * vocab * dim));
+                   int64_t vocab, int64_t dim, bool accumulate) {
+  if (!accumulate) // rows no id names are zero; accumulating leaves them as they are
+    cudaCheck(cudaMemsetAsync(dtable, 0, sizeof(float) * vocab * dim));
   size_t sortBytes = 0;
   cudaCheck(cub::DeviceRadixSort::SortPairs(nullptr, sortBytes, ids, static_cast<int32_t *>(nullptr),
                                             static_cast<const int32_t *>(nullptr),
@@ -182,7 +187,7 @@ void embeddingGrad(float *dtable, const int32_t *ids, const T *dout, int64_t cou
   cudaCheck(cub::DeviceRadixSort::SortPairs(base + arrays, sortBytes, ids, sortedIds, positions,
                                             sortedPositions, int(count)));
   embeddingRunsKernel<<<unsigned(count), 256>>>(dtable, sortedIds, sortedPositions, dout, count,
-                                                vocab, dim);
+                                                vocab, dim, accumulate);
   launchCheck("embeddingGrad (runs)");
 }
 
@@ -191,7 +196,8 @@ void embeddingGrad(float *dtable, const int32_t *ids, const T *dout, int64_t cou
 INGOT_FOR_T2(INGOT_INST_REDUCE)
 
 #define INGOT_INST_EMBGRAD(T)                                                                      \
-  template void embeddingGrad<T>(float *, const int32_t *, const T *, int64_t, int64_t, int64_t);
+  template void embeddingGrad<T>(float *, const int32_t *, const T *, int64_t, int64_t, int64_t,   \
+                                 bool);
 INGOT_FOR_T(INGOT_INST_EMBGRAD)
 
 } // namespace ingot::cuda

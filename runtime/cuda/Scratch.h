@@ -26,6 +26,9 @@ constexpr int64_t kShortAxis = 64;
 constexpr int64_t scratchBytesReduce(int64_t outer, int64_t axis, int64_t inner) {
   return (axis <= kShortAxis || inner == 1) ? 0 : kColumnChunks * outer * inner * 4 + 256;
 }
+/// Scratch bytes of matmulWeightBiasGrad's bias sums (n floats), besides its fallback's
+/// scratchBytesReduce.
+constexpr int64_t scratchBytesWeightBiasGrad(int64_t n) { return n * 4 + 256; }
 /// Scratch bytes of attentionGrad (each query row's dout . out).
 constexpr int64_t scratchBytesAttentionGrad(int64_t batch, int64_t heads, int64_t tq) {
   return batch * heads * tq * 4 + 256;

@@ -4,8 +4,9 @@
 // runtime/cuda/Kernels.cuh per op under a comment naming the op and its .ingot line; the calls
 // themselves come from KernelCalls.cpp (kCudaStyle spells them). What differs: pointers are
 // into the GPU arena and typed by the storage ingot-assign-storage chose (bf16 activations
-// under precision bf16), GEMMs read the bf16 working copies of their weights (refreshed at the
-// start of each pass over the model), shapes and strides travel by value (Dims), and after the
+// under precision bf16), GEMMs read the bf16 working copies of their weights (AdamW writes
+// them with the masters; a pass refreshes them only after the runtime wrote masters through the
+// arena hooks), shapes and strides travel by value (Dims), and after the
 // plan's arena come a scratch area for the kernels that need one (sized by
 // runtime/cuda/Scratch.h) and one log-sum-exp slot per attention op, kept from the forward to
 // its backward. The gradient norm, the clip factor and the non-finite decision stay on the
@@ -59,6 +60,9 @@ private:
   /// Bytes of transient scratch the kernels of `op` need (placed after the plan's arena).
   int64_t scratchBytes(Operation *op);
   LogicalResult emitOptimizer(func::FuncOp fn);
+  /// refreshWorkingCopies and the arena hooks that make the working copies stale; false (and
+  /// nothing written) when no parameter has a bf16 working copy.
+  bool emitWorkingCopies();
   /// The segment functions and the pipeline tables, the statistics region being
   /// [statsOffset, statsOffset + statsBytes).
   LogicalResult emitPipeline(int64_t statsOffset, int64_t statsBytes);
@@ -105,7 +109,9 @@ int64_t CudaEmitter::scratchBytes(Operation *op) {
     int64_t outer = product(shape.take_front(axes.front()));
     int64_t axis = product(shape.slice(axes.front(), axes.size()));
     int64_t inner = product(shape.drop_front(axes.back() + 1));
-    return cuda::scratchBytesReduce(outer, axis, inner);
+    // A bias gradient may be summed by its weight-gradient GEMM instead, into n floats.
+    return std::max(cuda::scratchBytesReduce(outer, axis, inner),
+                    outer == 1 ? cuda::scratchBytesWeightBiasGrad(inner) : 0);
   }
   if (llvm::isa<GlobalGradNormOp>(op))
     return cuda::kSumSquaresBlocks * 8 + 64; // the partial sums, then the step state
@@ -141,6 +147,49 @@ LogicalResult CudaEmitter::emitOptimizer(func::FuncOp fn) {
   }
   os << "}\n\n";
   return success();
+}
+
+bool CudaEmitter::emitWorkingCopies() {
+  SmallVector<ParamOp> copied;
+  int64_t mastersBegin = INT64_MAX, mastersEnd = 0;
+  for (ParamOp p : module.getOps<ParamOp>()) {
+    int64_t offset = ArenaPlan::paramOffset(p, "ingot.offset");
+    mastersBegin = std::min(mastersBegin, offset);
+    mastersEnd = std::max(mastersEnd, offset + p.getTensorType().getNumElements() * 4);
+    if (p->hasAttr("ingot.shadow_offset"))
+      copied.push_back(p);
+  }
+  if (copied.empty())
+    return false;
+  os << "// The bf16 working copies of the parameters GEMMs read. AdamW writes each one with its\n"
+     << "// master (optimizerStep), so an update leaves them the masters' bf16 rounding; every\n"
+     << "// other write of a master is the runtime's, through the arena hooks below\n"
+     << "// (initialization, a checkpoint load), and makes them stale. A pass refreshes stale\n"
+     << "// copies first, outside its graph. One host thread drives the arena.\n"
+     << "constexpr uint64_t kMastersBegin = " << mastersBegin << ", kMastersEnd = " << mastersEnd
+     << ";\n"
+     << "// The arena whose working copies match its masters, or null.\n"
+     << "char *freshArena = nullptr;\n\n"
+     << "void refreshWorkingCopies(char *A) {\n"
+     << "  if (A == freshArena)\n"
+     << "    return;\n";
+  for (ParamOp p : copied)
+    line(llvm::formatv("convert(at<bf16>(A, {0}), {1}, {2}); // {3} working copy",
+                       ArenaPlan::paramOffset(p, "ingot.shadow_offset"),
+                       ptrAt(ArenaPlan::paramOffset(p, "ingot.offset")),
+                       p.getTensorType().getNumElements(), p.getSymName()));
+  os << "  freshArena = A;\n}\n\n"
+     << "bool writesMasters(uint64_t offset, uint64_t bytes) {\n"
+     << "  return offset < kMastersEnd && offset + bytes > kMastersBegin;\n}\n\n"
+     << "void copyToArenaTracked(void *arena, uint64_t offset, const void *src, uint64_t bytes) {\n"
+     << "  if (writesMasters(offset, bytes))\n"
+     << "    freshArena = nullptr;\n"
+     << "  ingot::cuda::copyToArena(arena, offset, src, bytes);\n}\n\n"
+     << "void zeroArenaTracked(void *arena, uint64_t offset, uint64_t bytes) {\n"
+     << "  if (writesMasters(offset, bytes))\n"
+     << "    freshArena = nullptr;\n"
+     << "  ingot::cuda::zeroArena(arena, offset, bytes);\n}\n\n";
+  return true;
 }
 
 LogicalResult CudaEmitter::emitPipeline(int64_t statsOffset, int64_t statsBytes) {
@@ -208,17 +257,6 @@ LogicalResult CudaEmitter::emit() {
   int64_t lseOffset = (scratchOffset + scratch + 255) / 256 * 256;
   int64_t totalBytes = lseOffset + attentions * lseSlot;
   const bool pipelined = module->hasAttr("ingot.stage_programs");
-  // Parameters GEMMs read get a bf16 working copy, refreshed from the fp32 masters at the start
-  // of every pass over the model (after initialization, a checkpoint load or an optimizer step).
-  auto refreshShadows = [&] {
-    for (ParamOp p : module.getOps<ParamOp>())
-      if (p->hasAttr("ingot.shadow_offset"))
-        line(llvm::formatv("convert(at<bf16>(A, {0}), {1}, {2}); // {3} working copy",
-                           ArenaPlan::paramOffset(p, "ingot.shadow_offset"),
-                           ptrAt(ArenaPlan::paramOffset(p, "ingot.offset")),
-                           p.getTensorType().getNumElements(), p.getSymName()));
-  };
-
   os << "// Generated by ingotc " << options.compilerVersion << " from " << options.sourceName
      << " for the cuda target. Do not edit.\n"
      << "// Every shape and arena offset below is a compile-time constant; each launch names\n"
@@ -247,22 +285,34 @@ LogicalResult CudaEmitter::emit() {
      << "inline float *lse(char *arena, int i) {\n"
      << "  return reinterpret_cast<float *>(arena + " << lseOffset << "ull + uint64_t(i) * "
      << lseSlot << "ull);\n}\n\n";
-  if (failed(calls.emitFunction(plan.forwardBackward, "forwardBackwardPass", refreshShadows)) ||
-      failed(calls.emitFunction(plan.forward, "forward", refreshShadows)) ||
+  // Parameters GEMMs read get a bf16 working copy, written by AdamW with the master and
+  // refreshed before a pass only after the runtime wrote masters (initialization, a checkpoint
+  // load): not one convert per parameter per micro-batch.
+  const bool workingCopies = emitWorkingCopies();
+  auto refreshIfStale = [&] { line("refreshWorkingCopies(A);"); };
+  if (failed(calls.emitFunction(plan.forwardBackward, "forwardBackwardPass")) ||
+      failed(calls.emitFunction(plan.forward, "forward",
+                                workingCopies ? llvm::function_ref<void()>(refreshIfStale)
+                                              : nullptr)) ||
       failed(emitOptimizer(plan.optimizerStep)))
     return failure();
   os << "// The forward and backward of a micro-batch, replayed as one CUDA graph after its first\n"
      << "// run (ingot::cuda::runCaptured; INGOT_CUDA_GRAPH=0 runs it launch by launch).\n"
      << "void forwardBackward(char *A) {\n"
      << "  static CapturedPass pass;\n"
+     << (workingCopies ? "  refreshWorkingCopies(A); // not in the graph: only when stale\n" : "")
      << "  runCaptured(pass, forwardBackwardPass, A);\n"
      << "}\n\n";
   if (pipelined && failed(emitPipeline(lseOffset, forwardBackwardStats * lseSlot)))
     return failure();
-  emitModelDesc(module, options, plan, "cuda", totalBytes,
-                "    ingot::cuda::allocArena, ingot::cuda::freeArena, ingot::cuda::copyToArena,\n"
-                "    ingot::cuda::copyFromArena, ingot::cuda::zeroArena,\n",
-                os);
+  // With working copies, the runtime's writes go through the hooks that notice masters.
+  const char *hooks =
+      workingCopies ? "    ingot::cuda::allocArena, ingot::cuda::freeArena, copyToArenaTracked,\n"
+                      "    ingot::cuda::copyFromArena, zeroArenaTracked,\n"
+                    : "    ingot::cuda::allocArena, ingot::cuda::freeArena, "
+                      "ingot::cuda::copyToArena,\n"
+                      "    ingot::cuda::copyFromArena, ingot::cuda::zeroArena,\n";
+  emitModelDesc(module, options, plan, "cuda", totalBytes, hooks, os);
   os << "\n} // namespace\n\n"
      << "extern \"C\" const ingot::rt::ModelDesc *ingot_model() { return &kModel; }\n";
   return success();

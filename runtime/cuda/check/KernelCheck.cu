@@ -13,6 +13,7 @@
 #include "cuda/Kernels.cuh"
 #include "cuda/ReferenceKernels.cuh"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -99,6 +100,18 @@ void report(const std::string &name, const std::vector<float> &out, const std::v
 
 constexpr double kBf16 = 1e-2, kF32 = 1e-5;
 
+/// A check that must hold bit for bit (an unwritten NaN fails it too).
+void exact(const std::string &name, const std::vector<float> &out,
+           const std::vector<float> &expected) {
+  size_t differ = 0;
+  for (size_t i = 0; i < out.size(); ++i)
+    differ += !(out[i] == expected[i]) || std::signbit(out[i]) != std::signbit(expected[i]);
+  bool ok = out.size() == expected.size() && differ == 0;
+  failures += !ok;
+  std::printf("| %-44s | %10zu | %8s | %s |\n", name.c_str(), differ, "bitwise",
+              ok ? "pass" : "FAIL");
+}
+
 void checkMatmul(int64_t batch, int64_t m, int64_t n, int64_t k, bool ta, bool tb) {
   auto a = randomValues(batch * m * k), b = randomValues(batch * k * n);
   Buf<float> af(a.size()), bfl(b.size()), ref(batch * m * n), c32(batch * m * n);
@@ -120,6 +133,40 @@ void checkMatmul(int64_t batch, int64_t m, int64_t n, int64_t k, bool ta, bool t
   for (float &x : twice)
     x *= 2;
   report(std::string(name) + " +=f32", c32.download(), twice, kBf16);
+}
+
+/// A linear layer's weight and bias gradients in one GEMM (BGRADA epilogue, or its fallback):
+/// written, then accumulated into earlier contents (the trainers fold both into the gradients).
+void checkWeightBiasGrad(int64_t m, int64_t n, int64_t k) {
+  auto a = randomValues(k * m), dy = randomValues(k * n), dw0 = randomValues(m * n),
+       db0 = randomValues(n);
+  Buf<float> af(a.size()), dyf(dy.size()), dwRef(m * n), dbRef(n), dw(m * n), db(n);
+  Buf<bf16> ah(a.size()), dyh(dy.size());
+  Buf<char> scratch(std::max(scratchBytesReduce(1, k, n), scratchBytesWeightBiasGrad(n)));
+  af.upload(a), dyf.upload(dy), ah.upload(a), dyh.upload(dy);
+  ref::matmul(dwRef.p, af.p, dyf.p, 1, m, n, k, true, false, 0, 0, 0, false);
+  ref::reduce(Reduce::sum, dbRef.p, dyf.p, 1, k, n);
+  char name[96];
+  std::snprintf(name, sizeof name, "matmulWeightBiasGrad %lldx%lldx%lld", (long long)m,
+                (long long)n, (long long)k);
+  // dw written (no accumulate) over NaN; dbias added to fresh values.
+  dw.poison();
+  db.upload(db0);
+  matmulWeightBiasGrad(dw.p, db.p, ah.p, dyh.p, m, n, k, false, scratch.p);
+  auto dwExpected = dwRef.download(), dbSums = dbRef.download();
+  std::vector<float> dbExpected(n);
+  for (int64_t j = 0; j < n; ++j)
+    dbExpected[j] = db0[j] + dbSums[j];
+  report(std::string(name) + " dw", dw.download(), dwExpected, kBf16);
+  report(std::string(name) + " dbias +=", db.download(), dbExpected, kBf16);
+  // Both accumulated into earlier gradients.
+  dw.upload(dw0);
+  db.upload(db0);
+  matmulWeightBiasGrad(dw.p, db.p, ah.p, dyh.p, m, n, k, true, scratch.p);
+  for (int64_t i = 0; i < m * n; ++i)
+    dwExpected[i] += dw0[i];
+  report(std::string(name) + " dw +=", dw.download(), dwExpected, kBf16);
+  report(std::string(name) + " dbias += (2)", db.download(), dbExpected, kBf16);
 }
 
 /// The fused epilogues: bias, residual + bias, GELU + bias (with the pre-GELU aux output).
@@ -356,6 +403,21 @@ void checkEmbedding(int64_t count, int64_t vocab, int64_t dim) {
                       std::to_string(dim);
   report("embedding" + shape, out.download(), outr.download(), kBf16);
   report("embeddingGrad" + shape, dt.download(), dtr.download(), 1e-5);
+  // Accumulating into a parameter's gradient that already holds something (the tied head's
+  // part): against the reference plus those contents, and bit for bit the fresh table added to
+  // them (the temporary and `accumulate` it replaces), rows no id names keeping their bits.
+  auto previous = randomValues(table.size());
+  Buf<float> acc(table.size());
+  acc.upload(previous);
+  embeddingGrad(acc.p, d, doh.p, count, vocab, dim, true);
+  auto fresh = dt.download(), reference = dtr.download(), got = acc.download();
+  std::vector<float> plusReference(previous.size()), plusFresh(previous.size());
+  for (size_t i = 0; i < previous.size(); ++i) {
+    plusReference[i] = previous[i] + reference[i];
+    plusFresh[i] = previous[i] + fresh[i];
+  }
+  report("embeddingGrad +=" + shape, got, plusReference, 1e-5);
+  exact("embeddingGrad += is table + accumulate" + shape, got, plusFresh);
   cudaFree(d);
 }
 
@@ -484,6 +546,46 @@ void checkOptimizer(int64_t n) {
               untouched ? "pass" : "FAIL");
 }
 
+/// AdamW writing the bf16 working copy of the weights it updates (the copy GEMMs read): the
+/// masters, moments as without the copy, the copy bit for bit what `convert` makes of the new
+/// masters (it replaces that refresh), and a skipped (non-finite) step leaves the copy alone.
+/// n not a multiple of 4 runs the tail too.
+void checkAdamwWorkingCopy(int64_t n) {
+  auto p = randomValues(n), g = randomValues(n), m = randomValues(n, 0.1f), v = randomValues(n);
+  for (float &x : v)
+    x = x * x;
+  Buf<float> g1(n), p1(n), m1(n), v1(n), p2(n), m2(n), v2(n);
+  Buf<bf16> copy(n), converted(n);
+  g1.upload(g), p1.upload(p), m1.upload(m), v1.upload(v), p2.upload(p), m2.upload(m),
+      v2.upload(v);
+  copy.poison();
+  std::string size = " " + std::to_string(n);
+  ref::adamw(p1.p, g1.p, m1.p, v1.p, n, 6e-4, 0.9, 0.95, 1e-8, 0.1, 3, 0.5);
+  adamw(p2.p, g1.p, m2.p, v2.p, n, 6e-4, 0.9, 0.95, 1e-8, 0.1, 3, 0.5, copy.p);
+  report("adamw + working copy" + size, p2.download(), p1.download(), kF32);
+  report("adamw + working copy m" + size, m2.download(), m1.download(), kF32);
+  report("adamw + working copy v" + size, v2.download(), v1.download(), kF32);
+  convert(converted.p, p2.p, n);
+  exact("adamw working copy is convert(master)" + size, copy.download(), converted.download());
+  // The gradient scale from the device, as the optimizer step passes it.
+  DeviceStepState host{0.0, 0.5, 0};
+  Buf<DeviceStepState> state(1);
+  cudaCheck(cudaMemcpy(state.p, &host, sizeof(host), cudaMemcpyHostToDevice));
+  ref::adamw(p1.p, g1.p, m1.p, v1.p, n, 6e-4, 0.9, 0.95, 1e-8, 0.0, 4, 0.5);
+  copy.poison();
+  adamw(p2.p, g1.p, m2.p, v2.p, n, 6e-4, 0.9, 0.95, 1e-8, 0.0, 4, state.p, copy.p);
+  report("adamw (device scale) + working copy" + size, p2.download(), p1.download(), kF32);
+  convert(converted.p, p2.p, n);
+  exact("adamw (device scale) copy is convert" + size, copy.download(), converted.download());
+  // A non-finite step: neither the masters nor the copy move.
+  host = DeviceStepState{std::nan(""), 1.0, 1};
+  cudaCheck(cudaMemcpy(state.p, &host, sizeof(host), cudaMemcpyHostToDevice));
+  auto masters = p2.download(), copied = copy.download();
+  adamw(p2.p, g1.p, m2.p, v2.p, n, 6e-4, 0.9, 0.95, 1e-8, 0.0, 5, state.p, copy.p);
+  exact("adamw skipped: masters untouched" + size, p2.download(), masters);
+  exact("adamw skipped: working copy untouched" + size, copy.download(), copied);
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -496,6 +598,8 @@ int main(int argc, char **argv) {
   checkMatmul(1, 256, 384, 192, false, true);
   checkMatmul(1, 256, 384, 192, true, false);
   checkMatmul(3, 128, 64, 96, false, false);
+  checkWeightBiasGrad(256, 384, 1024);
+  checkWeightBiasGrad(768, 2304, 4096); // GPT-2's qkv projection, 4096 tokens
   checkEpilogues(512, 384, 256);
   checkEpilogues(300, 2304, 768);
   checkNorms(1000, 768);
@@ -512,6 +616,7 @@ int main(int argc, char **argv) {
   checkCrossEntropy(64, 50304);
   checkCrossEntropy(300, 256);
   checkEmbedding(4096, 1000, 96);
+  checkEmbedding(16384, 50304, 768); // GPT-2's token table, B x T = 16 x 1024
   checkReduce(Reduce::sum, 1, 4096, 768);
   checkReduce(Reduce::sum, 1, 16, 3000);
   checkReduce(Reduce::mean, 300, 257, 1);
@@ -519,6 +624,8 @@ int main(int argc, char **argv) {
   checkElementwise(513, 768);
   checkRope(2, 64, 4, 64);
   checkOptimizer(1 << 20);
+  checkAdamwWorkingCopy(1 << 20);
+  checkAdamwWorkingCopy(1001); // 250 quads and a tail of one
   std::printf("\n%d failure(s)\n", failures);
   return failures ? 1 : 0;
 }

@@ -172,7 +172,10 @@ struct ModelDesc {
   /// Where the arena lives when it is not host memory (the cuda target: one cudaMalloc). All
   /// null for the host target: the runtime then allocates host memory and uses memcpy/memset.
   /// When set, the runtime never dereferences the arena; it moves every byte it reads or writes
-  /// (parameters at init, tokens, the loss, checkpoints) through these.
+  /// (parameters at init, tokens, the loss, checkpoints) through these. The cuda target's
+  /// copyToArena and zeroArena also notice writes into the master weights: its bf16 working
+  /// copies (which the optimizer step keeps current) are refreshed before the next pass. So
+  /// outside forwardBackward and optimizerStep, masters change only through these two.
   void *(*allocArena)(uint64_t bytes);  // zeroed
   void (*freeArena)(void *arena);
   void (*copyToArena)(void *arena, uint64_t offset, const void *src, uint64_t bytes);
