@@ -214,6 +214,20 @@ void adamw(float *param, const float *grad, float *m, float *v, int64_t n, doubl
            double beta1, double beta2, double eps, double weightDecay, int64_t step,
            const DeviceStepState *state, bf16 *workingCopy = nullptr);
 
+/// One parameter of a multi-tensor AdamW step, as byte offsets in the arena (workingCopy < 0:
+/// none); `decay`: whether weight decay applies.
+struct AdamWTensor {
+  int64_t param, grad, m, v, workingCopy, n;
+  int32_t decay;
+};
+/// The AdamW step of every tensor of `tensors` (a static table, `count` entries) in one launch:
+/// blocks take fixed chunks of one tensor each, and each element gets exactly adamw's
+/// arithmetic (the same bits). Gradient scale and the non-finite skip from `state`. The table
+/// is copied to the device with its chunk map on the first call (again if its contents change).
+void adamwAll(char *arena, const AdamWTensor *tensors, int count, double lr, double beta1,
+              double beta2, double eps, double weightDecay, int64_t step,
+              const DeviceStepState *state);
+
 /// A pass over the model (the forward and backward of one micro-batch) replayed as a CUDA graph:
 /// the first call runs `body` directly (making the library plans, workspaces and kernel
 /// attributes a capture must not create), the second captures it from the thread's default

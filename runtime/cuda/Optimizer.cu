@@ -4,12 +4,18 @@
 // bit for bit and the bf16 path differs only by its activations), four elements per thread.
 // A parameter GEMMs read also gets its bf16 working copy written here, from the updated master
 // still in registers: the rounding the `convert` refresh does, without a second pass over the
-// masters before every micro-batch.
+// masters before every micro-batch. adamwAll runs every parameter of a step in one launch
+// (a chunk table built once), so a model's many small tensors (biases, norm weights) cost no
+// launch and tail each.
 //
 //===----------------------------------------------------------------------===//
 #include "cuda/Common.cuh"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <map>
+#include <vector>
 
 namespace ingot::cuda {
 namespace {
@@ -74,6 +80,94 @@ __global__ void adamwKernel(float *param, const float *grad, float *m, float *v,
   }
 }
 
+/// Elements per block of the multi-tensor step: 256 threads, four quads each.
+constexpr int64_t kAdamwChunk = 4096;
+
+/// Where a block of adamwAllKernel works: a chunk of one tensor.
+struct AdamWChunk {
+  int32_t tensor;
+  int64_t begin; // element index in that tensor
+};
+
+__global__ void __launch_bounds__(256)
+    adamwAllKernel(char *arena, const AdamWTensor *tensors, const AdamWChunk *chunks, double lr,
+                   double beta1, double beta2, double eps, double weightDecay,
+                   double correction1, double correction2, const DeviceStepState *state) {
+  if (state->nonFinite)
+    return;
+  const double gradScale = state->scale;
+  const AdamWChunk chunk = chunks[blockIdx.x];
+  const AdamWTensor t = tensors[chunk.tensor];
+  auto *param = reinterpret_cast<float *>(arena + t.param);
+  auto *grad = reinterpret_cast<const float *>(arena + t.grad);
+  auto *m = reinterpret_cast<float *>(arena + t.m), *v = reinterpret_cast<float *>(arena + t.v);
+  bf16 *copy = t.workingCopy >= 0 ? reinterpret_cast<bf16 *>(arena + t.workingCopy) : nullptr;
+  const double decay = t.decay ? weightDecay : 0.0;
+  const int64_t end = min(t.n, chunk.begin + kAdamwChunk);
+  if (t.n % 4 == 0) { // whole quads: 16-byte loads (every tensor is 256-byte aligned)
+    for (int64_t i = chunk.begin / 4 + threadIdx.x; i < end / 4; i += blockDim.x) {
+      float4 p = reinterpret_cast<float4 *>(param)[i], mm = reinterpret_cast<float4 *>(m)[i],
+             vv = reinterpret_cast<float4 *>(v)[i];
+      float4 g = reinterpret_cast<const float4 *>(grad)[i];
+      adamwElement(p.x, g.x, mm.x, vv.x, lr, beta1, beta2, eps, decay, correction1, correction2,
+                   gradScale);
+      adamwElement(p.y, g.y, mm.y, vv.y, lr, beta1, beta2, eps, decay, correction1, correction2,
+                   gradScale);
+      adamwElement(p.z, g.z, mm.z, vv.z, lr, beta1, beta2, eps, decay, correction1, correction2,
+                   gradScale);
+      adamwElement(p.w, g.w, mm.w, vv.w, lr, beta1, beta2, eps, decay, correction1, correction2,
+                   gradScale);
+      reinterpret_cast<float4 *>(param)[i] = p;
+      reinterpret_cast<float4 *>(m)[i] = mm;
+      reinterpret_cast<float4 *>(v)[i] = vv;
+      if (copy) {
+        __nv_bfloat162 *pairs = reinterpret_cast<__nv_bfloat162 *>(copy + 4 * i);
+        pairs[0] = __floats2bfloat162_rn(p.x, p.y);
+        pairs[1] = __floats2bfloat162_rn(p.z, p.w);
+      }
+    }
+    return;
+  }
+  for (int64_t i = chunk.begin + threadIdx.x; i < end; i += blockDim.x) {
+    float p = adamwElement(param[i], grad[i], m[i], v[i], lr, beta1, beta2, eps, decay,
+                           correction1, correction2, gradScale);
+    if (copy)
+      copy[i] = __float2bfloat16_rn(p);
+  }
+}
+
+/// The device copies of one static tensor table and its chunk map.
+struct AdamWTable {
+  std::vector<AdamWTensor> host;
+  AdamWTensor *tensors = nullptr;
+  AdamWChunk *chunks = nullptr;
+  int64_t chunkCount = 0;
+};
+
+const AdamWTable &deviceTable(const AdamWTensor *tensors, int count) {
+  static std::map<const AdamWTensor *, AdamWTable> tables;
+  AdamWTable &table = tables[tensors];
+  bool same = int(table.host.size()) == count &&
+              std::memcmp(table.host.data(), tensors, sizeof(AdamWTensor) * count) == 0;
+  if (same)
+    return table;
+  cudaFree(table.tensors);
+  cudaFree(table.chunks);
+  table.host.assign(tensors, tensors + count);
+  std::vector<AdamWChunk> chunks;
+  for (int t = 0; t < count; ++t)
+    for (int64_t begin = 0; begin < tensors[t].n; begin += kAdamwChunk)
+      chunks.push_back({t, begin});
+  table.chunkCount = int64_t(chunks.size());
+  cudaCheck(cudaMalloc(&table.tensors, sizeof(AdamWTensor) * std::max(count, 1)));
+  cudaCheck(cudaMalloc(&table.chunks, sizeof(AdamWChunk) * std::max<size_t>(chunks.size(), 1)));
+  cudaCheck(cudaMemcpy(table.tensors, tensors, sizeof(AdamWTensor) * count,
+                       cudaMemcpyHostToDevice));
+  cudaCheck(cudaMemcpy(table.chunks, chunks.data(), sizeof(AdamWChunk) * chunks.size(),
+                       cudaMemcpyHostToDevice));
+  return table;
+}
+
 __global__ void finishGradNormKernel(const double *partials, double clip,
                                      DeviceStepState *state) {
   // One thread, ascending order: the same bits as sumPartials on the host.
@@ -123,6 +217,20 @@ void adamw(float *param, const float *grad, float *m, float *v, int64_t n, doubl
            const DeviceStepState *state, bf16 *workingCopy) {
   launchAdamw(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, step, 1.0, state,
               workingCopy);
+}
+
+void adamwAll(char *arena, const AdamWTensor *tensors, int count, double lr, double beta1,
+              double beta2, double eps, double weightDecay, int64_t step,
+              const DeviceStepState *state) {
+  const AdamWTable &table = deviceTable(tensors, count);
+  if (table.chunkCount == 0)
+    return;
+  double correction1 = 1 - std::pow(beta1, double(step));
+  double correction2 = 1 - std::pow(beta2, double(step));
+  adamwAllKernel<<<unsigned(table.chunkCount), 256>>>(arena, table.tensors, table.chunks, lr,
+                                                      beta1, beta2, eps, weightDecay,
+                                                      correction1, correction2, state);
+  launchCheck("adamwAll");
 }
 
 } // namespace ingot::cuda

@@ -119,7 +119,27 @@ int64_t CudaEmitter::scratchBytes(Operation *op) {
 }
 
 LogicalResult CudaEmitter::emitOptimizer(func::FuncOp fn) {
+  // Every AdamW update in one launch (adamwAll) over this table of arena offsets.
+  SmallVector<AdamWOp> updates;
+  fn.walk([&](AdamWOp adam) { updates.push_back(adam); });
+  if (!updates.empty()) {
+    os << "// The AdamW step's tensors: param, grad, m, v, bf16 working copy (-1: none), "
+          "elements, weight decay.\n"
+       << "const ingot::cuda::AdamWTensor kAdamWTensors[] = {\n";
+    for (AdamWOp adam : updates) {
+      ParamOp p = plan.param(adam.getName());
+      auto off = [&](StringRef key) { return ArenaPlan::paramOffset(p, key); };
+      os << llvm::formatv("    {{{0}, {1}, {2}, {3}, {4}, {5}, {6}}, // {7}\n",
+                          off("ingot.offset"), off("ingot.grad_offset"), off("ingot.m_offset"),
+                          off("ingot.v_offset"),
+                          p->hasAttr("ingot.shadow_offset") ? off("ingot.shadow_offset") : -1,
+                          p.getTensorType().getNumElements(), adam.getWeightDecay() ? 1 : 0,
+                          p.getSymName());
+    }
+    os << "};\n\n";
+  }
   os << "void optimizerStep(char *A, ingot::rt::StepScalars *s) {\n";
+  bool updated = false;
   for (Operation &op : fn.getBody().front()) {
     if (auto norm = llvm::dyn_cast<GlobalGradNormOp>(op)) {
       // Every gradient is fp32 in one contiguous region whose padding the runtime zeroes with
@@ -135,8 +155,12 @@ LogicalResult CudaEmitter::emitOptimizer(func::FuncOp fn) {
                          ptrAt(plan.memory.getAs<IntegerAttr>("grads_offset").getInt()),
                          plan.memory.getAs<IntegerAttr>("grads_bytes").getInt() / 4));
       line("finishGradNorm(partial(A), s->clip, stepState(A));");
-    } else if (auto adam = llvm::dyn_cast<AdamWOp>(op)) {
-      calls.emitAdamW(adam, "stepState(A)"); // no update when the norm is non-finite
+    } else if (llvm::isa<AdamWOp>(op)) {
+      if (!updated) // every parameter at once; none when the norm is non-finite
+        line(llvm::formatv("adamwAll(A, kAdamWTensors, {0}, s->lr, s->beta1, s->beta2, s->eps, "
+                           "s->weightDecay, s->step, stepState(A));",
+                           updates.size()));
+      updated = true;
     } else if (llvm::isa<func::ReturnOp>(op)) {
       line("// the norm and the decision for the log and the --on-nonfinite policy, read once "
            "the updates are queued");

@@ -586,6 +586,56 @@ void checkAdamwWorkingCopy(int64_t n) {
   exact("adamw skipped: working copy untouched" + size, copy.download(), copied);
 }
 
+/// adamwAll (every parameter in one launch, from a table of arena offsets) against adamw per
+/// tensor: the same bits for tensors of several chunks, of odd and tiny sizes, with and without a
+/// working copy and weight decay; and nothing at all on a non-finite step.
+void checkAdamwAll() {
+  const int64_t sizes[] = {3 * 4096 + 8, 1001, 768, 4, 9999};
+  std::vector<AdamWTensor> table;
+  int64_t bytes = 0;
+  auto place = [&](int64_t b) {
+    int64_t at = bytes;
+    bytes += (b + 255) / 256 * 256;
+    return at;
+  };
+  for (int i = 0; i < 5; ++i) {
+    int64_t n = sizes[i];
+    AdamWTensor t{place(4 * n), place(4 * n), place(4 * n), place(4 * n),
+                  i % 2 == 0 ? place(2 * n) : -1, n, i % 3 != 1};
+    table.push_back(t);
+  }
+  // Two arenas with the same random contents (every float finite, v >= 0).
+  std::vector<float> init(bytes / 4);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (float &x : init)
+    x = std::fabs(normal(rng));
+  Buf<float> perTensor(bytes / 4), all(bytes / 4);
+  perTensor.upload(init), all.upload(init);
+  DeviceStepState host{2.0, 0.5, 0};
+  Buf<DeviceStepState> state(1);
+  cudaCheck(cudaMemcpy(state.p, &host, sizeof(host), cudaMemcpyHostToDevice));
+  auto at = [](Buf<float> &arena, int64_t offset) {
+    return reinterpret_cast<char *>(arena.p) + offset;
+  };
+  for (const AdamWTensor &t : table)
+    adamw(reinterpret_cast<float *>(at(perTensor, t.param)),
+          reinterpret_cast<const float *>(at(perTensor, t.grad)),
+          reinterpret_cast<float *>(at(perTensor, t.m)),
+          reinterpret_cast<float *>(at(perTensor, t.v)), t.n, 6e-4, 0.9, 0.95, 1e-8,
+          t.decay ? 0.1 : 0.0, 7, state.p,
+          t.workingCopy >= 0 ? reinterpret_cast<bf16 *>(at(perTensor, t.workingCopy)) : nullptr);
+  adamwAll(reinterpret_cast<char *>(all.p), table.data(), int(table.size()), 6e-4, 0.9, 0.95,
+           1e-8, 0.1, 7, state.p);
+  exact("adamwAll = adamw per tensor (5 tensors, every byte)", all.download(),
+        perTensor.download());
+  auto before = all.download();
+  host = DeviceStepState{std::nan(""), 1.0, 1};
+  cudaCheck(cudaMemcpy(state.p, &host, sizeof(host), cudaMemcpyHostToDevice));
+  adamwAll(reinterpret_cast<char *>(all.p), table.data(), int(table.size()), 6e-4, 0.9, 0.95,
+           1e-8, 0.1, 8, state.p);
+  exact("adamwAll skipped: arena untouched", all.download(), before);
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -598,6 +648,7 @@ int main(int argc, char **argv) {
   checkMatmul(1, 256, 384, 192, false, true);
   checkMatmul(1, 256, 384, 192, true, false);
   checkMatmul(3, 128, 64, 96, false, false);
+  checkAdamwAll();
   checkWeightBiasGrad(256, 384, 1024);
   checkWeightBiasGrad(768, 2304, 4096); // GPT-2's qkv projection, 4096 tokens
   checkEpilogues(512, 384, 256);
