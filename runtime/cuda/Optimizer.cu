@@ -1,7 +1,7 @@
 //===- Optimizer.cu - AdamW on fp32 master weights -------------------------===//
 //
-// Float64 arithmetic per element as the host target does it (so the fp32 path matches the host
-// bit for bit and the bf16 path differs only by its activations), four elements per thread.
+// fp32 arithmetic per element (the host target computes in float64; the two agree to about
+// 1e-7 relative per step), four elements per thread.
 // A parameter GEMMs read also gets its bf16 working copy written here, from the updated master
 // still in registers: the rounding the `convert` refresh does, without a second pass over the
 // masters before every micro-batch. adamwAll runs every parameter of a step in one launch
@@ -20,18 +20,34 @@
 namespace ingot::cuda {
 namespace {
 
+/// The scalars of one AdamW step in the form the element update uses: fp32, bias corrections
+/// as reciprocals.
+struct AdamWScalars {
+  float lr, beta1, beta2, eps, weightDecay, invCorrection1, invCorrection2;
+};
+
+AdamWScalars adamwScalars(double lr, double beta1, double beta2, double eps, double weightDecay,
+                          int64_t step) {
+  double correction1 = 1 - std::pow(beta1, double(step));
+  double correction2 = 1 - std::pow(beta2, double(step));
+  return {float(lr),          float(beta1),       float(beta2),       float(eps),
+          float(weightDecay), float(1 / correction1), float(1 / correction2)};
+}
+
+/// fp32 arithmetic, as PyTorch's fused AdamW does for fp32 parameters: the update is memory
+/// bound in fp32 (28 bytes per element), where float64 division and square roots made it
+/// compute bound.
 __device__ __forceinline__ float adamwElement(float &param, float grad, float &m, float &v,
-                                              double lr, double beta1, double beta2, double eps,
-                                              double weightDecay, double correction1,
-                                              double correction2, double gradScale) {
-  double g = double(grad) * gradScale;
-  double mi = beta1 * double(m) + (1 - beta1) * g;
-  double vi = beta2 * double(v) + (1 - beta2) * g * g;
-  m = float(mi);
-  v = float(vi);
-  double p = double(param);
-  double update = (mi / correction1) / (sqrt(vi / correction2) + eps) + weightDecay * p;
-  param = float(p - lr * update);
+                                              const AdamWScalars &a, float weightDecay,
+                                              float gradScale) {
+  const float g = grad * gradScale;
+  const float mi = fmaf(a.beta1, m, (1.0f - a.beta1) * g);
+  const float vi = fmaf(a.beta2, v, (1.0f - a.beta2) * g * g);
+  m = mi;
+  v = vi;
+  const float update = (mi * a.invCorrection1) / (sqrtf(vi * a.invCorrection2) + a.eps) +
+                       weightDecay * param;
+  param = param - a.lr * update;
   return param;
 }
 
@@ -41,27 +57,22 @@ __device__ __forceinline__ float adamwElement(float &param, float grad, float &m
 /// `workingCopy`, each updated weight is also stored there rounded to bf16 (nearest even, as
 /// `convert` rounds), four per 8-byte store.
 __global__ void adamwKernel(float *param, const float *grad, float *m, float *v, int64_t n,
-                            double lr, double beta1, double beta2, double eps, double weightDecay,
-                            double correction1, double correction2, double gradScale,
-                            const DeviceStepState *state, bf16 *workingCopy) {
+                            AdamWScalars a, float gradScale, const DeviceStepState *state,
+                            bf16 *workingCopy) {
   if (state) {
     if (state->nonFinite)
       return;
-    gradScale = state->scale;
+    gradScale = float(state->scale);
   }
   int64_t quads = n / 4;
   INGOT_GRID_LOOP(i, quads) {
     float4 p = reinterpret_cast<float4 *>(param)[i], mm = reinterpret_cast<float4 *>(m)[i],
            vv = reinterpret_cast<float4 *>(v)[i];
     float4 g = reinterpret_cast<const float4 *>(grad)[i];
-    adamwElement(p.x, g.x, mm.x, vv.x, lr, beta1, beta2, eps, weightDecay, correction1,
-                 correction2, gradScale);
-    adamwElement(p.y, g.y, mm.y, vv.y, lr, beta1, beta2, eps, weightDecay, correction1,
-                 correction2, gradScale);
-    adamwElement(p.z, g.z, mm.z, vv.z, lr, beta1, beta2, eps, weightDecay, correction1,
-                 correction2, gradScale);
-    adamwElement(p.w, g.w, mm.w, vv.w, lr, beta1, beta2, eps, weightDecay, correction1,
-                 correction2, gradScale);
+    adamwElement(p.x, g.x, mm.x, vv.x, a, a.weightDecay, gradScale);
+    adamwElement(p.y, g.y, mm.y, vv.y, a, a.weightDecay, gradScale);
+    adamwElement(p.z, g.z, mm.z, vv.z, a, a.weightDecay, gradScale);
+    adamwElement(p.w, g.w, mm.w, vv.w, a, a.weightDecay, gradScale);
     reinterpret_cast<float4 *>(param)[i] = p;
     reinterpret_cast<float4 *>(m)[i] = mm;
     reinterpret_cast<float4 *>(v)[i] = vv;
@@ -73,8 +84,7 @@ __global__ void adamwKernel(float *param, const float *grad, float *m, float *v,
   }
   INGOT_GRID_LOOP(j, n - quads * 4) {
     int64_t i = quads * 4 + j;
-    float p = adamwElement(param[i], grad[i], m[i], v[i], lr, beta1, beta2, eps, weightDecay,
-                           correction1, correction2, gradScale);
+    float p = adamwElement(param[i], grad[i], m[i], v[i], a, a.weightDecay, gradScale);
     if (workingCopy)
       workingCopy[i] = __float2bfloat16_rn(p);
   }
@@ -90,33 +100,28 @@ struct AdamWChunk {
 };
 
 __global__ void __launch_bounds__(256)
-    adamwAllKernel(char *arena, const AdamWTensor *tensors, const AdamWChunk *chunks, double lr,
-                   double beta1, double beta2, double eps, double weightDecay,
-                   double correction1, double correction2, const DeviceStepState *state) {
+    adamwAllKernel(char *arena, const AdamWTensor *tensors, const AdamWChunk *chunks,
+                   AdamWScalars a, const DeviceStepState *state) {
   if (state->nonFinite)
     return;
-  const double gradScale = state->scale;
+  const float gradScale = float(state->scale);
   const AdamWChunk chunk = chunks[blockIdx.x];
   const AdamWTensor t = tensors[chunk.tensor];
   auto *param = reinterpret_cast<float *>(arena + t.param);
   auto *grad = reinterpret_cast<const float *>(arena + t.grad);
   auto *m = reinterpret_cast<float *>(arena + t.m), *v = reinterpret_cast<float *>(arena + t.v);
   bf16 *copy = t.workingCopy >= 0 ? reinterpret_cast<bf16 *>(arena + t.workingCopy) : nullptr;
-  const double decay = t.decay ? weightDecay : 0.0;
+  const float decay = t.decay ? a.weightDecay : 0.0f;
   const int64_t end = min(t.n, chunk.begin + kAdamwChunk);
   if (t.n % 4 == 0) { // whole quads: 16-byte loads (every tensor is 256-byte aligned)
     for (int64_t i = chunk.begin / 4 + threadIdx.x; i < end / 4; i += blockDim.x) {
       float4 p = reinterpret_cast<float4 *>(param)[i], mm = reinterpret_cast<float4 *>(m)[i],
              vv = reinterpret_cast<float4 *>(v)[i];
       float4 g = reinterpret_cast<const float4 *>(grad)[i];
-      adamwElement(p.x, g.x, mm.x, vv.x, lr, beta1, beta2, eps, decay, correction1, correction2,
-                   gradScale);
-      adamwElement(p.y, g.y, mm.y, vv.y, lr, beta1, beta2, eps, decay, correction1, correction2,
-                   gradScale);
-      adamwElement(p.z, g.z, mm.z, vv.z, lr, beta1, beta2, eps, decay, correction1, correction2,
-                   gradScale);
-      adamwElement(p.w, g.w, mm.w, vv.w, lr, beta1, beta2, eps, decay, correction1, correction2,
-                   gradScale);
+      adamwElement(p.x, g.x, mm.x, vv.x, a, decay, gradScale);
+      adamwElement(p.y, g.y, mm.y, vv.y, a, decay, gradScale);
+      adamwElement(p.z, g.z, mm.z, vv.z, a, decay, gradScale);
+      adamwElement(p.w, g.w, mm.w, vv.w, a, decay, gradScale);
       reinterpret_cast<float4 *>(param)[i] = p;
       reinterpret_cast<float4 *>(m)[i] = mm;
       reinterpret_cast<float4 *>(v)[i] = vv;
@@ -129,8 +134,7 @@ __global__ void __launch_bounds__(256)
     return;
   }
   for (int64_t i = chunk.begin + threadIdx.x; i < end; i += blockDim.x) {
-    float p = adamwElement(param[i], grad[i], m[i], v[i], lr, beta1, beta2, eps, decay,
-                           correction1, correction2, gradScale);
+    float p = adamwElement(param[i], grad[i], m[i], v[i], a, decay, gradScale);
     if (copy)
       copy[i] = __float2bfloat16_rn(p);
   }
@@ -183,11 +187,9 @@ __global__ void finishGradNormKernel(const double *partials, double clip,
 void launchAdamw(float *param, const float *grad, float *m, float *v, int64_t n, double lr,
                  double beta1, double beta2, double eps, double weightDecay, int64_t step,
                  double gradScale, const DeviceStepState *state, bf16 *workingCopy) {
-  double correction1 = 1 - std::pow(beta1, double(step));
-  double correction2 = 1 - std::pow(beta2, double(step));
-  adamwKernel<<<blocksFor((n + 3) / 4), kThreads>>>(param, grad, m, v, n, lr, beta1, beta2, eps,
-                                                    weightDecay, correction1, correction2,
-                                                    gradScale, state, workingCopy);
+  adamwKernel<<<blocksFor((n + 3) / 4), kThreads>>>(
+      param, grad, m, v, n, adamwScalars(lr, beta1, beta2, eps, weightDecay, step),
+      float(gradScale), state, workingCopy);
   launchCheck("adamw");
 }
 
@@ -225,11 +227,9 @@ void adamwAll(char *arena, const AdamWTensor *tensors, int count, double lr, dou
   const AdamWTable &table = deviceTable(tensors, count);
   if (table.chunkCount == 0)
     return;
-  double correction1 = 1 - std::pow(beta1, double(step));
-  double correction2 = 1 - std::pow(beta2, double(step));
-  adamwAllKernel<<<unsigned(table.chunkCount), 256>>>(arena, table.tensors, table.chunks, lr,
-                                                      beta1, beta2, eps, weightDecay,
-                                                      correction1, correction2, state);
+  adamwAllKernel<<<unsigned(table.chunkCount), 256>>>(
+      arena, table.tensors, table.chunks,
+      adamwScalars(lr, beta1, beta2, eps, weightDecay, step), state);
   launchCheck("adamwAll");
 }
 
