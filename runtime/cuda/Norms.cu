@@ -110,6 +110,16 @@ __device__ RowStats piecesStats(const float (&v)[P][kPiece], int pieces, int lan
   return {mean, rsqrtf(warpSum(squares) / float(dim) + eps)};
 }
 
+/// Loads the lane's pieces of row `r` of x (pieces past the row's end are left unset).
+template <int P>
+__device__ __forceinline__ void loadRowPieces(float (&v)[P][kPiece], const bf16 *row, int pieces,
+                                              int lane) {
+#pragma unroll
+  for (int i = 0; i < P; ++i)
+    if (lane + 32 * i < pieces)
+      loadPiece(v[i], row + (lane + 32 * i) * kPiece);
+}
+
 template <int P>
 __global__ void normVecKernel(bf16 *y, const bf16 *x, const float *gamma, const float *beta,
                               int64_t rows, int64_t dim, float eps, bool rms) {
@@ -118,10 +128,7 @@ __global__ void normVecKernel(bf16 *y, const bf16 *x, const float *gamma, const 
     return;
   const int lane = threadIdx.x % 32, pieces = int(dim / kPiece);
   float v[P][kPiece];
-#pragma unroll
-  for (int i = 0; i < P; ++i)
-    if (lane + 32 * i < pieces)
-      loadPiece(v[i], x + r * dim + (lane + 32 * i) * kPiece);
+  loadRowPieces<P>(v, x + r * dim, pieces, lane);
   RowStats s = piecesStats<P>(v, pieces, lane, dim, eps, rms);
 #pragma unroll
   for (int i = 0; i < P; ++i) {
@@ -150,10 +157,7 @@ __global__ void normStatsVecKernel(RowStats *stats, const bf16 *x, int64_t rows,
     return;
   const int lane = threadIdx.x % 32, pieces = int(dim / kPiece);
   float v[P][kPiece];
-#pragma unroll
-  for (int i = 0; i < P; ++i)
-    if (lane + 32 * i < pieces)
-      loadPiece(v[i], x + r * dim + (lane + 32 * i) * kPiece);
+  loadRowPieces<P>(v, x + r * dim, pieces, lane);
   RowStats s = piecesStats<P>(v, pieces, lane, dim, eps, rms);
   if (lane == 0)
     stats[r] = s;

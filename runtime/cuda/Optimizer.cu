@@ -51,6 +51,28 @@ __device__ __forceinline__ float adamwElement(float &param, float grad, float &m
   return param;
 }
 
+/// Elements 4i .. 4i + 3 with 16-byte loads and stores (every tensor is 256-byte aligned), and
+/// their bf16 working copy when there is one.
+__device__ __forceinline__ void adamwQuad(float *param, const float *grad, float *m, float *v,
+                                          bf16 *workingCopy, int64_t i, const AdamWScalars &a,
+                                          float weightDecay, float gradScale) {
+  float4 p = reinterpret_cast<float4 *>(param)[i], mm = reinterpret_cast<float4 *>(m)[i],
+         vv = reinterpret_cast<float4 *>(v)[i];
+  float4 g = reinterpret_cast<const float4 *>(grad)[i];
+  adamwElement(p.x, g.x, mm.x, vv.x, a, weightDecay, gradScale);
+  adamwElement(p.y, g.y, mm.y, vv.y, a, weightDecay, gradScale);
+  adamwElement(p.z, g.z, mm.z, vv.z, a, weightDecay, gradScale);
+  adamwElement(p.w, g.w, mm.w, vv.w, a, weightDecay, gradScale);
+  reinterpret_cast<float4 *>(param)[i] = p;
+  reinterpret_cast<float4 *>(m)[i] = mm;
+  reinterpret_cast<float4 *>(v)[i] = vv;
+  if (workingCopy) {
+    __nv_bfloat162 *pairs = reinterpret_cast<__nv_bfloat162 *>(workingCopy + 4 * i);
+    pairs[0] = __floats2bfloat162_rn(p.x, p.y);
+    pairs[1] = __floats2bfloat162_rn(p.z, p.w);
+  }
+}
+
 /// Four elements per thread with 16-byte loads and stores (the arena keeps every tensor
 /// 256-byte aligned); the tail one by one. With `state`, the gradient scale comes from the
 /// device and a non-finite step updates nothing (the working copy included). With
@@ -65,23 +87,8 @@ __global__ void adamwKernel(float *param, const float *grad, float *m, float *v,
     gradScale = float(state->scale);
   }
   int64_t quads = n / 4;
-  INGOT_GRID_LOOP(i, quads) {
-    float4 p = reinterpret_cast<float4 *>(param)[i], mm = reinterpret_cast<float4 *>(m)[i],
-           vv = reinterpret_cast<float4 *>(v)[i];
-    float4 g = reinterpret_cast<const float4 *>(grad)[i];
-    adamwElement(p.x, g.x, mm.x, vv.x, a, a.weightDecay, gradScale);
-    adamwElement(p.y, g.y, mm.y, vv.y, a, a.weightDecay, gradScale);
-    adamwElement(p.z, g.z, mm.z, vv.z, a, a.weightDecay, gradScale);
-    adamwElement(p.w, g.w, mm.w, vv.w, a, a.weightDecay, gradScale);
-    reinterpret_cast<float4 *>(param)[i] = p;
-    reinterpret_cast<float4 *>(m)[i] = mm;
-    reinterpret_cast<float4 *>(v)[i] = vv;
-    if (workingCopy) {
-      __nv_bfloat162 *pairs = reinterpret_cast<__nv_bfloat162 *>(workingCopy + 4 * i);
-      pairs[0] = __floats2bfloat162_rn(p.x, p.y);
-      pairs[1] = __floats2bfloat162_rn(p.z, p.w);
-    }
-  }
+  INGOT_GRID_LOOP(i, quads)
+    adamwQuad(param, grad, m, v, workingCopy, i, a, a.weightDecay, gradScale);
   INGOT_GRID_LOOP(j, n - quads * 4) {
     int64_t i = quads * 4 + j;
     float p = adamwElement(param[i], grad[i], m[i], v[i], a, a.weightDecay, gradScale);
@@ -114,23 +121,8 @@ __global__ void __launch_bounds__(256)
   const float decay = t.decay ? a.weightDecay : 0.0f;
   const int64_t end = min(t.n, chunk.begin + kAdamwChunk);
   if (t.n % 4 == 0) { // whole quads: 16-byte loads (every tensor is 256-byte aligned)
-    for (int64_t i = chunk.begin / 4 + threadIdx.x; i < end / 4; i += blockDim.x) {
-      float4 p = reinterpret_cast<float4 *>(param)[i], mm = reinterpret_cast<float4 *>(m)[i],
-             vv = reinterpret_cast<float4 *>(v)[i];
-      float4 g = reinterpret_cast<const float4 *>(grad)[i];
-      adamwElement(p.x, g.x, mm.x, vv.x, a, decay, gradScale);
-      adamwElement(p.y, g.y, mm.y, vv.y, a, decay, gradScale);
-      adamwElement(p.z, g.z, mm.z, vv.z, a, decay, gradScale);
-      adamwElement(p.w, g.w, mm.w, vv.w, a, decay, gradScale);
-      reinterpret_cast<float4 *>(param)[i] = p;
-      reinterpret_cast<float4 *>(m)[i] = mm;
-      reinterpret_cast<float4 *>(v)[i] = vv;
-      if (copy) {
-        __nv_bfloat162 *pairs = reinterpret_cast<__nv_bfloat162 *>(copy + 4 * i);
-        pairs[0] = __floats2bfloat162_rn(p.x, p.y);
-        pairs[1] = __floats2bfloat162_rn(p.z, p.w);
-      }
-    }
+    for (int64_t i = chunk.begin / 4 + threadIdx.x; i < end / 4; i += blockDim.x)
+      adamwQuad(param, grad, m, v, copy, i, a, decay, gradScale);
     return;
   }
   for (int64_t i = chunk.begin + threadIdx.x; i < end; i += blockDim.x) {
