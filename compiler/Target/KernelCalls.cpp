@@ -17,6 +17,13 @@ using namespace mlir;
 using namespace ingot;
 using namespace ingot::codegen;
 
+/// `v` with the reshapes that made it looked through.
+static Value throughReshapes(Value v) {
+  while (auto reshape = v.getDefiningOp<ReshapeOp>())
+    v = reshape.getX();
+  return v;
+}
+
 namespace {
 /// ", qRowStride, kvRowStride" when attention's q, k and v are views of wider rows
 /// (ingot-attention-views marks all three or none), else "".
@@ -171,10 +178,7 @@ void KernelCallEmitter::planEpilogues(func::FuncOp fn) {
     int64_t n = result.getShape().back();
     // A bias: an n-vector parameter with a bf16 working copy.
     auto isBias = [&](Value v) {
-      Operation *def = v.getDefiningOp();
-      while (auto reshape = llvm::dyn_cast_or_null<ReshapeOp>(def))
-        def = reshape.getX().getDefiningOp();
-      auto ref = llvm::dyn_cast_or_null<ParamRefOp>(def);
+      auto ref = throughReshapes(v).getDefiningOp<ParamRefOp>();
       ParamOp p = ref ? plan.param(ref.getName()) : ParamOp();
       return p && p->hasAttr("ingot.shadow_offset") && typeOf(v).getRank() == 1 &&
              typeOf(v).getNumElements() == n;
@@ -271,10 +275,7 @@ void KernelCallEmitter::planEpilogues(func::FuncOp fn) {
 std::string KernelCallEmitter::gemmOperand(Value v) const {
   if (!style.shadowWeights)
     return ptr(v);
-  Operation *def = v.getDefiningOp();
-  while (auto reshape = llvm::dyn_cast_or_null<ReshapeOp>(def))
-    def = reshape.getX().getDefiningOp();
-  if (auto ref = llvm::dyn_cast_or_null<ParamRefOp>(def))
+  if (auto ref = throughReshapes(v).getDefiningOp<ParamRefOp>())
     if (ParamOp p = plan.param(ref.getName()); p && p->hasAttr("ingot.shadow_offset"))
       return llvm::formatv("at<bf16>(A, {0})", ArenaPlan::paramOffset(p, "ingot.shadow_offset"))
           .str();
@@ -321,13 +322,6 @@ void KernelCallEmitter::beginFunction(func::FuncOp fn, const PipelineSegments *s
   gemmBiasGrad.clear();
   if (style.fuseEpilogues && style.foldGradAccumulate)
     planBiasGrads(fn);
-}
-
-/// `v` with the reshapes that made it looked through.
-static Value throughReshapes(Value v) {
-  while (auto reshape = v.getDefiningOp<ReshapeOp>())
-    v = reshape.getX();
-  return v;
 }
 
 void KernelCallEmitter::planBiasGrads(func::FuncOp fn) {
@@ -850,18 +844,13 @@ void KernelCallEmitter::emitNormChecks() {
   line("const double scale = s->clip > 0 && norm > s->clip ? s->clip / norm : 1.0;");
 }
 
-void KernelCallEmitter::emitAdamW(AdamWOp adam, StringRef scaleArg) {
+void KernelCallEmitter::emitAdamW(AdamWOp adam) {
   ParamOp p = plan.param(adam.getName());
   auto off = [&](StringRef key) { return ArenaPlan::paramOffset(p, key); };
-  // The bf16 working copy GEMMs read is written with the master, from the updated value.
-  std::string workingCopy;
-  if (style.shadowWeights && p->hasAttr("ingot.shadow_offset"))
-    workingCopy = llvm::formatv(", at<bf16>(A, {0})", off("ingot.shadow_offset")).str();
   line(llvm::formatv("{0}({1}, {2}, {3}, {4}, {5}, s->lr, s->beta1, s->beta2, s->eps, {6}, "
-                     "s->step, {8}{9}); // {7}",
+                     "s->step, scale); // {7}",
                      callee("adamw"), ptrAt(off("ingot.offset")), ptrAt(off("ingot.grad_offset")),
                      ptrAt(off("ingot.m_offset")), ptrAt(off("ingot.v_offset")),
                      p.getTensorType().getNumElements(),
-                     adam.getWeightDecay() ? "s->weightDecay" : "0.0", p.getSymName(), scaleArg,
-                     workingCopy));
+                     adam.getWeightDecay() ? "s->weightDecay" : "0.0", p.getSymName()));
 }

@@ -91,9 +91,9 @@ public:
   /// The optimizer step after the global norm is in `norm`: record it, return on a non-finite
   /// gradient, and compute the clip factor `scale`.
   void emitNormChecks();
-  /// One AdamW update of `adam`'s parameter with the run-time scalars of `s`; `scaleArg` is the
-  /// last argument (the host's clip factor `scale`, or cuda's device-side step state).
-  void emitAdamW(AdamWOp adam, llvm::StringRef scaleArg = "scale");
+  /// One AdamW update of `adam`'s parameter with the run-time scalars of `s` and the clip factor
+  /// `scale` (the host target; the cuda emitter updates every parameter in one adamwAll call).
+  void emitAdamW(AdamWOp adam);
 
 private:
   /// `name<T>` or `name`.
