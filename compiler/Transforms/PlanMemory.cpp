@@ -157,11 +157,7 @@ int64_t PlanMemoryPass::planFunction(func::FuncOp fn, int64_t base, ArrayRef<int
     SmallVector<int64_t> offsets;
     for (Value result : op->getResults()) {
       Value r = root[result];
-      if (r != result && !concatWindow.count(result)) {
-        offsets.push_back(offset[r] + within.lookup(result));
-        continue;
-      }
-      if (r != result) { // a view concat's input: its result's buffer is placed with the first
+      if (r != result) { // an alias; a view concat's buffer is placed with its first input
         if (!offset.count(r))
           offset[r] = alloc.allocate(bytesOf(r));
         offsets.push_back(offset[r] + within.lookup(result));
